@@ -1,0 +1,87 @@
+/** Exit statuses of SPEC §6. */
+export const EXIT_OK = 0
+export const EXIT_PROBLEM_FOUND = 1
+export const EXIT_CANNOT_RUN = 2
+
+/**
+ * An error whose message is already the one line a user should read: what
+ * failed and what to do about it. The CLI prints it as it is and exits 2.
+ */
+export class FamilySyncError extends Error {
+  readonly exitCode: number
+  constructor(message: string, options: { cause?: unknown; exitCode?: number } = {}) {
+    super(message, { cause: options.cause })
+    this.name = 'FamilySyncError'
+    this.exitCode = options.exitCode ?? EXIT_CANNOT_RUN
+  }
+}
+
+interface DriverError {
+  code?: string
+  errno?: number
+  sqlMessage?: string
+  message?: string
+  hostname?: string
+  address?: string
+  port?: number
+}
+
+export interface ErrorScene {
+  host?: string
+  port?: number
+  user?: string
+  database?: string
+}
+
+// mysql2 and Node report connection failures with codes, not sentences a DBA
+// can act on; each case below says what to check. Server-side messages are
+// reused only where they carry no secret (they never contain the password).
+export function describeError(error: unknown, scene: ErrorScene = {}): FamilySyncError {
+  if (error instanceof FamilySyncError) return error
+  const e = (error ?? {}) as DriverError
+  const where = scene.host ? `${scene.host}:${scene.port ?? 3306}` : 'the server'
+  const say = (message: string) => new FamilySyncError(message, { cause: error })
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return say(`cannot connect to ${where}: connection refused; is the server running and is the port in --url right?`)
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return say(`cannot connect to ${where}: unknown host; check the host name in --url`)
+    case 'ETIMEDOUT':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return say(`cannot connect to ${where}: no answer in time; check the host, port and firewall in --url`)
+    case 'ER_ACCESS_DENIED_ERROR':
+    case 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR':
+      return say(`access denied for user '${scene.user ?? ''}' at ${where}: check the user name and password in --url`)
+    case 'ER_BAD_DB_ERROR':
+      return say(`unknown database '${scene.database ?? ''}' at ${where}: create it or fix the database name in --url`)
+    case 'ER_DBACCESS_DENIED_ERROR':
+      return say(`user '${scene.user ?? ''}' may not use database '${scene.database ?? ''}': GRANT it privileges on that database`)
+    case 'ER_TABLEACCESS_DENIED_ERROR':
+    case 'ER_COLUMNACCESS_DENIED_ERROR':
+    case 'ER_SPECIFIC_ACCESS_DENIED_ERROR':
+    case 'ER_PROCACCESS_DENIED_ERROR':
+      return say(`missing privilege: ${oneLine(e.sqlMessage ?? e.message ?? '')}; GRANT it to '${scene.user ?? ''}' and run again`)
+    case 'ER_NO_SUCH_TABLE':
+      return say(`${oneLine(e.sqlMessage ?? '')}; run \`family-sync migrate up\` first, or check the database in --url`)
+    case 'ER_SP_DOES_NOT_EXIST':
+      return say(`${oneLine(e.sqlMessage ?? '')}; run \`family-sync migrate up\` first`)
+    case 'ER_NO_SUCH_USER':
+      return say(`${oneLine(e.sqlMessage ?? '')}; a trigger's or routine's definer was dropped: run \`family-sync verify\` and recreate the objects as an existing user`)
+    case 'PROTOCOL_CONNECTION_LOST':
+    case 'ECONNRESET':
+      return say(`the connection to ${where} was lost; check the server and run again (every step is safe to repeat)`)
+    case 'ER_LOCK_DEADLOCK':
+    case 'ER_LOCK_WAIT_TIMEOUT':
+      return say(`${oneLine(e.sqlMessage ?? '')} after retries; run again when the write load is lower`)
+    default:
+      break
+  }
+  if (e.sqlMessage) return say(`the server refused a statement: ${oneLine(e.sqlMessage)}`)
+  return say(`failed: ${oneLine(e.message ?? String(error))} (set DEBUG=family-sync for details)`)
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim()
+}

@@ -1,0 +1,8 @@
+export { checkConsistency, type CheckOptions, type ConsistencyReport, type MismatchRow } from './check/consistency.js'
+export { verifyTriggers, type VerifyReport, type ObjectStatus } from './verify/verify.js'
+export { repairFamilyIds, type RepairOptions, type RepairResult } from './repair/engine.js'
+export { drainSyncQueue, watchSyncQueue, type DrainOptions, type DrainResult, type WatchOptions } from './drain/drain.js'
+export { createMigrator, type MigratorOptions } from './migrator/create-migrator.js'
+export { toPrometheus } from './check/prometheus.js'
+export { FamilySyncError } from './errors.js'
+export { STORED_OBJECTS } from './objects.js'

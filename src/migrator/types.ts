@@ -1,0 +1,7 @@
+import type { MigrationContext } from './context.js'
+
+export interface FamilySyncMigration {
+  name: string
+  up(ctx: MigrationContext): Promise<void>
+  down(ctx: MigrationContext): Promise<void>
+}

@@ -1,0 +1,14 @@
+-- family-sync: family_sync_drain_every_second
+-- Runs the drain every second while the server's event scheduler is ON, so a
+-- parent's children follow a family change within about two seconds.
+-- Overlapping runs are harmless: the drain is safe to run concurrently.
+-- Without the EVENT privilege or with the scheduler off, run
+-- `family-sync drain --watch` (or call family_sync_drain) instead.
+DELIMITER $$
+CREATE EVENT family_sync_drain_every_second
+ON SCHEDULE EVERY 1 SECOND
+ON COMPLETION PRESERVE
+ENABLE
+COMMENT 'family-sync: applies family_sync_queue to children'
+DO CALL family_sync_drain(10000, @family_sync_applied)$$
+DELIMITER ;
