@@ -14,11 +14,12 @@ export const migration: FamilySyncMigration = {
     }
     const report = await runPreflight(requireKnex(ctx))
     ctx.reporter.info(`preflight: ${report.server.flavour} ${report.server.version}, database '${report.server.database}' as ${report.server.currentUser}`)
-    for (const warning of report.warnings) ctx.reporter.warn(warning)
+    // A failing preflight prints its one line only (SPEC §6); warnings wait for a run that can go on.
     if (report.problems.length > 0) {
       const count = report.problems.length === 1 ? '1 problem' : `${report.problems.length} problems`
       throw new FamilySyncError(`preflight found ${count}, nothing was changed: ${report.problems.join('; ')}`)
     }
+    for (const warning of report.warnings) ctx.reporter.warn(warning)
   },
   async down() {},
 }

@@ -18,7 +18,8 @@ export function parseDatabaseUrl(url: string): ConnectionTarget {
   try {
     parsed = new URL(url)
   } catch {
-    throw new FamilySyncError(`malformed connection URL '${redactUrl(url)}': expected mysql://user:password@host:port/database`)
+    // Not echoed: a URL that does not parse cannot be redacted reliably.
+    throw new FamilySyncError('malformed connection URL (not shown, it may hold a password): expected mysql://user:password@host:port/database')
   }
   if (parsed.protocol !== 'mysql:' && parsed.protocol !== 'mariadb:') {
     throw new FamilySyncError(`unsupported URL scheme '${parsed.protocol}' in '${redactUrl(url)}': use mysql://user:password@host:port/database`)

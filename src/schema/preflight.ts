@@ -80,7 +80,7 @@ export async function runPreflight(knex: Knex): Promise<PreflightReport> {
   const leading = new Set(indexed.map((row) => row.c))
   for (const column of ['parent_id', 'family_id']) {
     if (found.has(`users.${column}`) && !leading.has(column)) {
-      warnings.push(`users.${column} has no index: triggers, drain and per-family checks will scan users; consider CREATE INDEX ON users (${column})`)
+      warnings.push(`users.${column} has no index: triggers, drain and per-family checks will scan users; consider CREATE INDEX users_${column} ON users (${column})`)
     }
   }
   return { server, problems, warnings }
