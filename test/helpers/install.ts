@@ -1,0 +1,22 @@
+import type { Knex } from 'knex'
+import { createMigrator } from '../../src/migrator/create-migrator.js'
+import { drainSyncQueue } from '../../src/drain/drain.js'
+
+/**
+ * Runs every migration in-process. Without `keepEvent` the drain event is
+ * dropped again: the event scheduler is global, and a test that turns it on
+ * must not drain the queues other test files are looking at.
+ */
+export async function install(knex: Knex, options: { keepEvent?: boolean } = {}): Promise<void> {
+  await createMigrator(knex, { lockTimeoutSeconds: 60 }).up()
+  if (!options.keepEvent) await knex.raw('DROP EVENT IF EXISTS family_sync_drain_every_second')
+}
+
+export async function drain(knex: Knex): Promise<number> {
+  return (await drainSyncQueue(knex)).applied
+}
+
+export async function queueLength(knex: Knex): Promise<number> {
+  const [rows] = (await knex.raw('SELECT COUNT(*) AS n FROM family_sync_queue')) as [Array<{ n: number }>]
+  return Number(rows[0].n)
+}
