@@ -37,7 +37,7 @@ const COLUMNS = `c.id AS childId, c.username AS childUsername, c.family_id AS ch
 // A per-family check is two index lookups, never a scan of users: children of
 // the family's parents (users.family_id, then users.parent_id) and members of
 // the family whose parent is elsewhere (users.family_id, then the primary key).
-function scopedMismatches(familyId: number | undefined): { sql: string; bindings: unknown[] } {
+export function scopedMismatches(familyId: number | undefined): { sql: string; bindings: unknown[] } {
   if (familyId === undefined) {
     return { sql: `SELECT ${COLUMNS} FROM users c STRAIGHT_JOIN users p ON p.id = c.parent_id WHERE ${MISMATCH}`, bindings: [] }
   }

@@ -1,0 +1,271 @@
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync, rmSync, existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import parsePrometheus from 'parse-prometheus-text-format'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { checkConsistency, scopedMismatches } from '../src/check/consistency.js'
+import { repairFamilyIds } from '../src/repair/engine.js'
+import { verifyTriggers } from '../src/verify/verify.js'
+import { packageRoot } from '../src/paths.js'
+import { runCli, startCli } from './helpers/cli.js'
+import { createTestDatabase, familyOf, rows, serverKnex, type TestDatabase } from './helpers/database.js'
+import { install, queueLength } from './helpers/install.js'
+import { populate } from './helpers/populate.js'
+
+async function seedFamilies(db: TestDatabase) {
+  await db.knex.raw("INSERT INTO families (id, name) VALUES (1, 'one'), (2, 'two'), (3, 'three')")
+  await db.knex.raw("INSERT INTO users (id, username, family_id) VALUES (1, 'p1', 1), (2, 'p2', 2)")
+  await db.knex.raw("INSERT INTO users (id, username, parent_id, family_id) VALUES (10, 'c10', 1, 1), (11, 'c11', 1, 1), (12, 'c12', 2, 2)")
+}
+
+describe('check, verify and repair around a dropped trigger', () => {
+  let db: TestDatabase
+  beforeAll(async () => {
+    db = await createTestDatabase()
+    await seedFamilies(db)
+    await install(db.knex)
+  })
+  afterAll(() => db.drop())
+
+  it('a mismatch made while a trigger is missing fails check and verify; repair fixes it with an audit row', async () => {
+    await db.knex.raw('DROP TRIGGER inherit_parent_family_id_on_update')
+    await db.knex.raw('UPDATE users SET family_id = 3 WHERE id = 11')
+
+    const check = await runCli(['check', '--json', '--url', db.url])
+    expect(check.code).toBe(1)
+    const report = JSON.parse(check.stdout)
+    expect(report).toMatchObject({ ok: false, mismatchCount: 1, pendingCount: 0, familyId: null, queue: { pending: 0, oldestAgeSeconds: null } })
+    expect(report.mismatches).toEqual([{ childId: 11, childUsername: 'c11', childFamilyId: 3, parentId: 1, parentUsername: 'p1', parentFamilyId: 1 }])
+
+    const verify = await runCli(['verify', '--json', '--url', db.url])
+    expect(verify.code).toBe(1)
+    const v = JSON.parse(verify.stdout)
+    expect(v.ok).toBe(false)
+    expect(v.objects.find((o: { name: string }) => o.name === 'inherit_parent_family_id_on_update')).toMatchObject({ present: false, upToDate: false })
+    expect(v.problems.join(' ')).toContain('inherit_parent_family_id_on_update is missing')
+
+    const dry = await runCli(['repair', '--dry-run', '--json', '--url', db.url])
+    expect(JSON.parse(dry.stdout)).toMatchObject({ fixed: 1, dryRun: true })
+    expect(await familyOf(db.knex, 11)).toBe(3)
+
+    const repair = await runCli(['repair', '--json', '--url', db.url])
+    expect(repair.code).toBe(0)
+    const result = JSON.parse(repair.stdout)
+    expect(result).toMatchObject({ fixed: 1, dryRun: false })
+    for (const key of ['batches', 'maxBatchMs', 'durationMs']) expect(typeof result[key]).toBe('number')
+    expect(await familyOf(db.knex, 11)).toBe(1)
+    expect(await rows(db.knex, "SELECT user_id, old_family_id, new_family_id FROM family_sync_audit WHERE reason = 'repair'")).toEqual([{ user_id: 11, old_family_id: 3, new_family_id: 1 }])
+    expect((await runCli(['check', '--url', db.url])).code).toBe(0)
+  })
+
+  it('a trigger edited by hand is reported as not up to date; a comment-only difference is not', async () => {
+    await db.knex.raw('DROP TRIGGER IF EXISTS inherit_parent_family_id_on_update')
+    await db.knex.raw(`CREATE TRIGGER inherit_parent_family_id_on_update BEFORE UPDATE ON users FOR EACH ROW
+      BEGIN
+        /* reformatted, and commented, by a DBA */
+        DECLARE parent_family BIGINT DEFAULT NULL;
+        IF NEW.parent_id IS NOT NULL AND NEW.parent_id <> NEW.id THEN
+          SET parent_family = (SELECT p.family_id FROM users p WHERE p.id = NEW.parent_id LOCK IN SHARE MODE);
+          IF parent_family IS NOT NULL THEN SET NEW.family_id = parent_family; END IF;
+        END IF;
+      END`)
+    let report = await verifyTriggers(db.knex)
+    expect(report.objects.find((o) => o.name === 'inherit_parent_family_id_on_update')?.upToDate).toBe(true)
+
+    await db.knex.raw('DROP TRIGGER inherit_parent_family_id_on_update')
+    await db.knex.raw(`CREATE TRIGGER inherit_parent_family_id_on_update BEFORE UPDATE ON users FOR EACH ROW
+      BEGIN
+        DECLARE parent_family BIGINT DEFAULT NULL;
+        IF NEW.parent_id IS NOT NULL THEN
+          SET parent_family = (SELECT p.family_id FROM users p WHERE p.id = NEW.parent_id LOCK IN SHARE MODE);
+          IF parent_family IS NOT NULL THEN SET NEW.family_id = parent_family; END IF;
+        END IF;
+      END`)
+    report = await verifyTriggers(db.knex)
+    expect(report.ok).toBe(false)
+    expect(report.objects.find((o) => o.name === 'inherit_parent_family_id_on_update')).toMatchObject({ present: true, upToDate: false })
+    expect(report.problems.join(' ')).toMatch(/inherit_parent_family_id_on_update differs from triggers\/inherit_parent_family_id_on_update\.sql/)
+    const cli = await runCli(['verify', '--url', db.url])
+    expect(cli.code).toBe(1)
+    expect(cli.stdout).toContain('DIFFERS')
+  })
+})
+
+describe('queued work in check', () => {
+  let db: TestDatabase
+  beforeAll(async () => {
+    db = await createTestDatabase()
+    await seedFamilies(db)
+    await install(db.knex)
+  })
+  afterAll(() => db.drop())
+
+  it('a mismatch whose parent is queued is pending and passes, until the entry is older than 60 s', async () => {
+    await db.knex.raw('UPDATE users SET family_id = 3 WHERE id = 1')
+    let report = await checkConsistency(db.knex)
+    expect(report).toMatchObject({ ok: true, mismatchCount: 2, pendingCount: 2, queue: { pending: 1 } })
+    expect(report.queue.oldestAgeSeconds).toBeLessThan(60)
+    expect((await runCli(['check', '--url', db.url])).code).toBe(0)
+
+    await db.knex.raw('UPDATE family_sync_queue SET enqueued_at = NOW(3) - INTERVAL 61 SECOND')
+    report = await checkConsistency(db.knex)
+    expect(report.ok).toBe(false)
+    expect(report.queue.oldestAgeSeconds).toBeGreaterThan(60)
+    expect((await runCli(['check', '--url', db.url])).code).toBe(1)
+  })
+
+  it('--prometheus prints metrics a real parser reads', async () => {
+    const result = await runCli(['check', '--prometheus', '--url', db.url])
+    const families = parsePrometheus(result.stdout) as Array<{ name: string; metrics: Array<{ value: string; labels?: Record<string, string> }> }>
+    const value = (name: string) => Number(families.find((f) => f.name === name)?.metrics[0].value)
+    expect(value('family_sync_mismatches')).toBe(2)
+    expect(value('family_sync_queue_pending')).toBe(1)
+    expect(value('family_sync_queue_oldest_age_seconds')).toBeGreaterThan(60)
+    const present = families.find((f) => f.name === 'family_sync_object_present')!.metrics
+    expect(present.map((m) => m.labels?.name).sort()).toEqual(
+      ['family_sync_drain', 'family_sync_drain_every_second', 'inherit_parent_family_id_on_insert', 'inherit_parent_family_id_on_update', 'sync_children_family_id'].sort(),
+    )
+    // The test helper drops the event (the scheduler is global); the metric says so.
+    expect(present.find((m) => m.labels?.name === 'family_sync_drain_every_second')?.value).toBe('0')
+    expect(present.find((m) => m.labels?.name === 'sync_children_family_id')?.value).toBe('1')
+  })
+
+  it('drain --watch stops on SIGTERM with exit 0 and leaves no half-applied entry', async () => {
+    const child = startCli(['drain', '--watch', '--url', db.url])
+    let output = ''
+    child.stdout.on('data', (chunk) => (output += chunk))
+    const deadline = Date.now() + 10_000
+    while ((await queueLength(db.knex)) > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(await queueLength(db.knex)).toBe(0)
+    expect(await familyOf(db.knex, 10)).toBe(3)
+    expect(await familyOf(db.knex, 11)).toBe(3)
+    const exit = new Promise<number | null>((resolve) => child.on('close', resolve))
+    child.kill('SIGTERM')
+    expect(await exit).toBe(0)
+    expect(output).toContain('stopped')
+    expect((await checkConsistency(db.knex)).ok).toBe(true)
+  })
+})
+
+describe('checkConsistency', () => {
+  let db: TestDatabase
+  beforeAll(async () => {
+    db = await createTestDatabase()
+    await seedFamilies(db)
+    await db.knex.raw("INSERT INTO users (id, username, parent_id) VALUES (20, 'c20', 1), (21, 'c21', 1), (22, 'c22', 2), (23, 'c23', 2)")
+    await db.knex.raw('UPDATE users SET family_id = 3 WHERE id IN (10, 12)')
+  })
+  afterAll(() => db.drop())
+
+  it('works before migrate up: no queue, nothing pending', async () => {
+    const report = await checkConsistency(db.knex)
+    expect(report).toMatchObject({ ok: false, mismatchCount: 6, pendingCount: 0, queue: { pending: 0, oldestAgeSeconds: null } })
+  })
+
+  it('returns at most limit rows, lowest child id first', async () => {
+    const report = await checkConsistency(db.knex, { limit: 2 })
+    expect(report.mismatchCount).toBe(6)
+    expect(report.mismatches.map((m) => m.childId)).toEqual([10, 12])
+  })
+
+  it('scopes to one family, in both directions', async () => {
+    const one = await checkConsistency(db.knex, { familyId: 1 })
+    expect(one.familyId).toBe(1)
+    expect(one.mismatches.map((m) => m.childId)).toEqual([10, 20, 21])
+    const three = await checkConsistency(db.knex, { familyId: 3 })
+    // Members of family 3 whose parents are elsewhere.
+    expect(three.mismatches.map((m) => m.childId)).toEqual([10, 12])
+  })
+
+  it('the library never closes the knex it is given', async () => {
+    await checkConsistency(db.knex)
+    await repairFamilyIds(db.knex, { dryRun: true })
+    const [[row]] = (await db.knex.raw('SELECT 1 AS one')) as [[{ one: number }]]
+    expect(row.one).toBe(1)
+  })
+})
+
+describe('the per-family check on a populated table', () => {
+  it('reads users through indexes only: no full scan', async () => {
+    const db = await createTestDatabase()
+    try {
+      await populate(db.knex, 2000, 4)
+      await db.knex.raw('ANALYZE TABLE users')
+      const scope = scopedMismatches(8)
+      const explained = await rows<{ table: string; type: string; key: string | null }>(db.knex, `EXPLAIN SELECT COUNT(*) FROM (${scope.sql}) m`, scope.bindings as number[])
+      const onUsers = explained.filter((row) => row.table === 'p' || row.table === 'c')
+      expect(onUsers.length).toBe(4)
+      for (const row of onUsers) {
+        expect(row.type, JSON.stringify(row)).not.toBe('ALL')
+        expect(row.key, JSON.stringify(row)).not.toBeNull()
+      }
+      // Children n = 7, 2007, 4007, 6007 of parent 8 were left NULL.
+      const report = await checkConsistency(db.knex, { familyId: 8 })
+      expect(report.mismatchCount).toBe(4)
+    } finally {
+      await db.drop()
+    }
+  })
+})
+
+describe('a dropped definer', () => {
+  it('is reported by verify before any write fails', async () => {
+    const db = await createTestDatabase()
+    const admin = serverKnex()
+    const account = `fs_definer_${Date.now() % 100000}`
+    try {
+      await install(db.knex)
+      await admin.raw(`CREATE USER ?@'localhost' IDENTIFIED BY 'x-password-1'`, [account])
+      await admin.raw(`GRANT ALL ON ${'`'}${db.name}${'`'}.* TO ?@'localhost'`, [account])
+      await db.knex.raw('DROP TRIGGER sync_children_family_id')
+      const create = (await import('../src/objects.js')).createStatementOf('sync_children_family_id')
+      await db.knex.raw(create.replace(/^CREATE TRIGGER/, `CREATE DEFINER = '${account}'@'localhost' TRIGGER`))
+      expect((await verifyTriggers(db.knex)).objects.find((o) => o.name === 'sync_children_family_id')).toMatchObject({ upToDate: true, definerExists: true })
+      await admin.raw(`DROP USER ?@'localhost'`, [account])
+      const report = await verifyTriggers(db.knex)
+      expect(report.ok).toBe(false)
+      expect(report.objects.find((o) => o.name === 'sync_children_family_id')).toMatchObject({ present: true, definer: `${account}@localhost`, definerExists: false })
+      expect(report.problems.join(' ')).toMatch(/no longer exists: every write to users will fail with error 1449/)
+      const cli = await runCli(['verify', '--url', db.url])
+      expect(cli.code).toBe(1)
+    } finally {
+      await admin.raw(`DROP USER IF EXISTS ?@'localhost'`, [account])
+      await admin.destroy()
+      await db.drop()
+    }
+  })
+})
+
+describe('the built package, imported the way an application does', () => {
+  it("import { checkConsistency } from 'family-sync' works with the application's own knex, which stays open", async () => {
+    const db = await createTestDatabase()
+    const app = mkdtempSync(join(tmpdir(), 'family-sync-app-'))
+    try {
+      await seedFamilies(db)
+      mkdirSync(join(app, 'node_modules'))
+      symlinkSync(packageRoot, join(app, 'node_modules', 'family-sync'))
+      symlinkSync(join(packageRoot, 'node_modules', 'knex'), join(app, 'node_modules', 'knex'))
+      writeFileSync(
+        join(app, 'app.mjs'),
+        `import knexFactory from 'knex'
+         import { checkConsistency, verifyTriggers, repairFamilyIds, drainSyncQueue, createMigrator } from 'family-sync'
+         const knex = knexFactory({ client: 'mysql2', connection: process.env.APP_DB })
+         const report = await checkConsistency(knex, { familyId: 1 })
+         const [[still]] = await knex.raw('SELECT 1 AS alive')
+         console.log(JSON.stringify({ report, alive: still.alive, exports: [typeof verifyTriggers, typeof repairFamilyIds, typeof drainSyncQueue, typeof createMigrator] }))
+         await knex.destroy()`,
+      )
+      const run = spawnSync(process.execPath, [join(app, 'app.mjs')], { env: { ...process.env, APP_DB: db.url }, encoding: 'utf8' })
+      expect(run.stderr).toBe('')
+      const out = JSON.parse(run.stdout)
+      expect(out.alive).toBe(1)
+      expect(out.exports).toEqual(['function', 'function', 'function', 'function'])
+      expect(out.report).toMatchObject({ ok: true, mismatchCount: 0, familyId: 1 })
+      expect(existsSync(join(packageRoot, 'dist', 'src', 'index.d.ts'))).toBe(true)
+    } finally {
+      rmSync(app, { recursive: true, force: true })
+      await db.drop()
+    }
+  })
+})
