@@ -8,6 +8,7 @@ import { checkConsistency, scopedMismatches } from '../src/check/consistency.js'
 import { repairFamilyIds } from '../src/repair/engine.js'
 import { verifyTriggers } from '../src/verify/verify.js'
 import { packageRoot } from '../src/paths.js'
+import { createStatementOf } from '../src/objects.js'
 import { runCli, startCli } from './helpers/cli.js'
 import { createTestDatabase, familyOf, rows, serverKnex, type TestDatabase } from './helpers/database.js'
 import { install, queueLength } from './helpers/install.js'
@@ -60,28 +61,19 @@ describe('check, verify and repair around a dropped trigger', () => {
   })
 
   it('a trigger edited by hand is reported as not up to date; a comment-only difference is not', async () => {
+    const original = createStatementOf('inherit_parent_family_id_on_update')
+    // Same logic, new layout and a comment, as a DBA's client might store it.
+    const reformatted = original.replace(/\n\s*/g, '\n        ').replace('FOR EACH ROW', 'FOR EACH ROW /* reformatted by a DBA */').replace(/ = /g, '=')
     await db.knex.raw('DROP TRIGGER IF EXISTS inherit_parent_family_id_on_update')
-    await db.knex.raw(`CREATE TRIGGER inherit_parent_family_id_on_update BEFORE UPDATE ON users FOR EACH ROW
-      BEGIN
-        /* reformatted, and commented, by a DBA */
-        DECLARE parent_family BIGINT DEFAULT NULL;
-        IF NEW.parent_id IS NOT NULL AND NEW.parent_id <> NEW.id THEN
-          SET parent_family = (SELECT p.family_id FROM users p WHERE p.id = NEW.parent_id LOCK IN SHARE MODE);
-          IF parent_family IS NOT NULL THEN SET NEW.family_id = parent_family; END IF;
-        END IF;
-      END`)
+    await db.knex.raw(reformatted)
     let report = await verifyTriggers(db.knex)
     expect(report.objects.find((o) => o.name === 'inherit_parent_family_id_on_update')?.upToDate).toBe(true)
 
+    // One condition dropped: different logic.
+    const edited = original.replace(' AND NEW.parent_id <> NEW.id', '')
+    expect(edited).not.toBe(original)
     await db.knex.raw('DROP TRIGGER inherit_parent_family_id_on_update')
-    await db.knex.raw(`CREATE TRIGGER inherit_parent_family_id_on_update BEFORE UPDATE ON users FOR EACH ROW
-      BEGIN
-        DECLARE parent_family BIGINT DEFAULT NULL;
-        IF NEW.parent_id IS NOT NULL THEN
-          SET parent_family = (SELECT p.family_id FROM users p WHERE p.id = NEW.parent_id LOCK IN SHARE MODE);
-          IF parent_family IS NOT NULL THEN SET NEW.family_id = parent_family; END IF;
-        END IF;
-      END`)
+    await db.knex.raw(edited)
     report = await verifyTriggers(db.knex)
     expect(report.ok).toBe(false)
     expect(report.objects.find((o) => o.name === 'inherit_parent_family_id_on_update')).toMatchObject({ present: true, upToDate: false })
@@ -178,6 +170,24 @@ describe('checkConsistency', () => {
     expect(three.mismatches.map((m) => m.childId)).toEqual([10, 12])
   })
 
+  it("repair leaves no trace of its session flag on the application's pooled connection", async () => {
+    const installed = await createTestDatabase()
+    await seedFamilies(installed)
+    await install(installed.knex)
+    await installed.knex.raw('DROP TRIGGER inherit_parent_family_id_on_update')
+    await installed.knex.raw('UPDATE users SET family_id = 3 WHERE id = 10')
+    const { default: knexFactory } = await import('knex')
+    const pooled = knexFactory({ client: 'mysql2', connection: installed.url, pool: { min: 1, max: 1 } })
+    try {
+      expect((await repairFamilyIds(pooled)).fixed).toBe(1)
+      const [[row]] = (await pooled.raw('SELECT @family_sync_repairing AS flag')) as [[{ flag: unknown }]]
+      expect(row.flag).toBeNull()
+    } finally {
+      await pooled.destroy()
+      await installed.drop()
+    }
+  })
+
   it('the library never closes the knex it is given', async () => {
     await checkConsistency(db.knex)
     await repairFamilyIds(db.knex, { dryRun: true })
@@ -219,7 +229,7 @@ describe('a dropped definer', () => {
       await admin.raw(`CREATE USER ?@'localhost' IDENTIFIED BY 'x-password-1'`, [account])
       await admin.raw(`GRANT ALL ON ${'`'}${db.name}${'`'}.* TO ?@'localhost'`, [account])
       await db.knex.raw('DROP TRIGGER sync_children_family_id')
-      const create = (await import('../src/objects.js')).createStatementOf('sync_children_family_id')
+      const create = createStatementOf('sync_children_family_id')
       await db.knex.raw(create.replace(/^CREATE TRIGGER/, `CREATE DEFINER = '${account}'@'localhost' TRIGGER`))
       expect((await verifyTriggers(db.knex)).objects.find((o) => o.name === 'sync_children_family_id')).toMatchObject({ upToDate: true, definerExists: true })
       await admin.raw(`DROP USER ?@'localhost'`, [account])

@@ -9,12 +9,15 @@
 --     the NULL -> family change the bug is about: <=> is the NULL-safe form;
 --   * updated users from a trigger on users, which MySQL and MariaDB refuse
 --     with error 1442, failing the application's own UPDATE.
+-- family-sync's own repair (@family_sync_repairing, set only inside its
+-- batch transaction) settles chains pass by pass and needs no queue entry.
 DELIMITER $$
 CREATE TRIGGER sync_children_family_id
 AFTER UPDATE ON users
 FOR EACH ROW
 BEGIN
-  IF NEW.family_id IS NOT NULL
+  IF @family_sync_repairing IS NULL
+     AND NEW.family_id IS NOT NULL
      AND NOT (NEW.family_id <=> OLD.family_id)
      AND EXISTS (SELECT 1 FROM users c WHERE c.parent_id = NEW.id AND c.id <> NEW.id) THEN
     INSERT INTO family_sync_queue (parent_id, family_id) VALUES (NEW.id, NEW.family_id);

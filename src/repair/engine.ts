@@ -1,4 +1,5 @@
 import type { Knex } from 'knex'
+import { withSession, type Session } from '../connection/session.js'
 import { silentProgress, type Progress } from '../progress.js'
 import { AUDIT_TABLE } from '../objects.js'
 import { withDeadlockRetry } from './retry.js'
@@ -99,34 +100,56 @@ function nextBatchSize(size: number, elapsedMs: number, targetMs: number): numbe
   return Math.min(MAX_BATCH_IDS, Math.max(MIN_BATCH_IDS, Math.round(size * factor)))
 }
 
+/**
+ * One repair transaction on a pinned connection. The session flag that lets the
+ * triggers skip their per-row work is set inside it and cleared in `finally`,
+ * so a connection returned to the application's pool never carries it.
+ */
+async function inRepairTransaction(knex: Knex, work: (session: Session) => Promise<number>): Promise<number> {
+  return withSession(knex, async (session) => {
+    try {
+      await session.query('START TRANSACTION')
+      await session.query('SET @family_sync_repairing = 1')
+      const changed = await work(session)
+      await session.query('COMMIT')
+      return changed
+    } catch (error) {
+      await session.query('ROLLBACK').catch(() => {})
+      throw error
+    } finally {
+      await session.query('SET @family_sync_repairing = NULL').catch(() => {})
+    }
+  })
+}
+
 async function applyBatch(knex: Knex, lo: number, hi: number, reason: string): Promise<number> {
-  return knex.transaction(async (trx) => {
+  return inRepairTransaction(knex, async (session) => {
     // Children first, with exclusive locks, then parents (read by the join):
     // the order the application's child writes take, so neither waits on the other in a cycle.
-    await trx.raw('SELECT COUNT(*) AS n FROM users WHERE id >= ? AND id < ? FOR UPDATE', [lo, hi])
-    return auditThenUpdate(trx, SETTLED_MISMATCHES_IN_RANGE, [lo, hi], reason)
+    await session.query('SELECT COUNT(*) AS n FROM users WHERE id >= ? AND id < ? FOR UPDATE', [lo, hi])
+    return auditThenUpdate(session, SETTLED_MISMATCHES_IN_RANGE, [lo, hi], reason)
   })
 }
 
 async function applyFirstMismatch(knex: Knex, reason: string): Promise<number> {
-  return knex.transaction(async (trx) => {
-    const [rows] = (await trx.raw(`${FIRST_MISMATCH} FOR UPDATE`)) as [Array<{ user_id: number }>]
+  return inRepairTransaction(knex, async (session) => {
+    const rows = await session.query<{ user_id: number }>(`${FIRST_MISMATCH} FOR UPDATE`)
     if (rows.length === 0) return 0
     const one = `SELECT m.* FROM (${FIRST_MISMATCH}) m WHERE m.user_id = ? LIMIT 18446744073709551615`
-    return auditThenUpdate(trx, one, [rows[0].user_id], reason)
+    return auditThenUpdate(session, one, [rows[0].user_id], reason)
   })
 }
 
-async function auditThenUpdate(trx: Knex.Transaction, rowsSql: string, bindings: Knex.RawBinding[], reason: string): Promise<number> {
-  const [audited] = (await trx.raw(
+async function auditThenUpdate(session: Session, rowsSql: string, bindings: unknown[], reason: string): Promise<number> {
+  const audited = (await session.query(
     `INSERT INTO ${AUDIT_TABLE} (user_id, old_family_id, new_family_id, reason)
      SELECT m.user_id, m.old_family_id, m.new_family_id, ? FROM (${rowsSql}) m`,
     [reason, ...bindings],
-  )) as [{ affectedRows: number }]
-  const [updated] = (await trx.raw(
+  )) as unknown as { affectedRows: number }
+  const updated = (await session.query(
     `UPDATE users u JOIN (${rowsSql}) m ON m.user_id = u.id SET u.family_id = m.new_family_id`,
     bindings,
-  )) as [{ affectedRows: number }]
+  )) as unknown as { affectedRows: number }
   if (updated.affectedRows !== audited.affectedRows) {
     // Rolling back keeps the promise of one exact audit row per changed row.
     throw Object.assign(new Error(`audit drift: ${audited.affectedRows} audit rows for ${updated.affectedRows} changed rows`), {

@@ -74,7 +74,10 @@ export function splitScript(script: string): string[] {
   let current = ''
   let mode: Mode = 'code'
   const flush = () => {
-    if (tokenize(current).some((t) => t.kind === 'code' || t.kind === 'string')) statements.push(current.trim())
+    const tokens = tokenize(current)
+    const first = tokens.findIndex((t) => t.kind === 'code' || t.kind === 'string')
+    // Comments before a statement describe it; they are not part of it.
+    if (first !== -1) statements.push(tokens.slice(first).map((t) => t.text).join('').trim())
     current = ''
   }
   let i = 0
