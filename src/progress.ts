@@ -1,4 +1,5 @@
-import cliProgress from 'cli-progress'
+import { createRequire } from 'node:module'
+import type cliProgressTypes from 'cli-progress'
 
 /** Progress of long work: a bar on a terminal, plain lines elsewhere (CI logs). */
 export interface Progress {
@@ -13,9 +14,13 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr): Pro
   return stream.isTTY ? new BarProgress(stream) : new LineProgress(stream)
 }
 
+// Loaded only when a bar is drawn: commands that print no progress start faster.
+const load = () => createRequire(import.meta.url)('cli-progress') as typeof cliProgressTypes
+
 class BarProgress implements Progress {
-  private bar: cliProgress.SingleBar
+  private bar: cliProgressTypes.SingleBar
   constructor(stream: NodeJS.WriteStream) {
+    const cliProgress = load()
     this.bar = new cliProgress.SingleBar(
       { stream, format: '{label} [{bar}] {percentage}% | {value}/{total} ids | {detail}', hideCursor: true },
       cliProgress.Presets.shades_classic,

@@ -1,6 +1,5 @@
 import type { Command } from 'commander'
 import { checkConsistency, type ConsistencyReport } from '../check/consistency.js'
-import { toPrometheus } from '../check/prometheus.js'
 import { watchSyncQueue, drainSyncQueue } from '../drain/drain.js'
 import { EXIT_OK, EXIT_PROBLEM_FOUND, FamilySyncError } from '../errors.js'
 import { createProgress } from '../progress.js'
@@ -61,7 +60,11 @@ export function registerOperations(program: Command): void {
       await withDatabase(options, async (knex) => {
         const report = await checkConsistency(knex, { familyId: options.family, limit: options.limit })
         if (options.json) printJson(report)
-        else if (options.prometheus) process.stdout.write(await toPrometheus(report, await verifyTriggers(knex)))
+        else if (options.prometheus) {
+          // prom-client is loaded for this output only, not on every start.
+          const { toPrometheus } = await import('../check/prometheus.js')
+          process.stdout.write(await toPrometheus(report, await verifyTriggers(knex)))
+        }
         else printCheck(report)
         return report.ok ? EXIT_OK : EXIT_PROBLEM_FOUND
       })

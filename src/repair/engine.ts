@@ -107,6 +107,8 @@ function nextBatchSize(size: number, elapsedMs: number, targetMs: number): numbe
  */
 async function inRepairTransaction(knex: Knex, work: (session: Session) => Promise<number>): Promise<number> {
   return withSession(knex, async (session) => {
+    // Outside the transaction: MySQL with GTIDs refuses CREATE TEMPORARY TABLE inside one.
+    await session.query(BATCH_TABLE_DDL)
     try {
       await session.query('START TRANSACTION')
       await session.query('SET @family_sync_repairing = 1')
@@ -140,15 +142,22 @@ async function applyFirstMismatch(knex: Knex, reason: string): Promise<number> {
   })
 }
 
+// The batch's rows are computed once into a per-session table, then audited
+// and applied from it: the join runs once per batch instead of twice.
+const BATCH_TABLE = 'family_sync_batch'
+const BATCH_TABLE_DDL = `CREATE TEMPORARY TABLE IF NOT EXISTS ${BATCH_TABLE} (
+  user_id BIGINT NOT NULL PRIMARY KEY, old_family_id BIGINT NULL, new_family_id BIGINT NULL
+) ENGINE=MEMORY`
+
 async function auditThenUpdate(session: Session, rowsSql: string, bindings: unknown[], reason: string): Promise<number> {
+  await session.query(`DELETE FROM ${BATCH_TABLE}`)
+  await session.query(`INSERT INTO ${BATCH_TABLE} (user_id, old_family_id, new_family_id) SELECT m.user_id, m.old_family_id, m.new_family_id FROM (${rowsSql}) m`, bindings)
   const audited = (await session.query(
-    `INSERT INTO ${AUDIT_TABLE} (user_id, old_family_id, new_family_id, reason)
-     SELECT m.user_id, m.old_family_id, m.new_family_id, ? FROM (${rowsSql}) m`,
-    [reason, ...bindings],
+    `INSERT INTO ${AUDIT_TABLE} (user_id, old_family_id, new_family_id, reason) SELECT user_id, old_family_id, new_family_id, ? FROM ${BATCH_TABLE}`,
+    [reason],
   )) as unknown as { affectedRows: number }
   const updated = (await session.query(
-    `UPDATE users u JOIN (${rowsSql}) m ON m.user_id = u.id SET u.family_id = m.new_family_id`,
-    bindings,
+    `UPDATE users u JOIN ${BATCH_TABLE} b ON b.user_id = u.id SET u.family_id = b.new_family_id`,
   )) as unknown as { affectedRows: number }
   if (updated.affectedRows !== audited.affectedRows) {
     // Rolling back keeps the promise of one exact audit row per changed row.

@@ -26,6 +26,7 @@ const REQUIRED_PRIVILEGES: Array<[privilege: string, why: string]> = [
   ['TRIGGER', 'to create the three triggers on users'],
   ['CREATE ROUTINE', 'to create the family_sync_drain procedure'],
   ['LOCK TABLES', 'to replace triggers with no unguarded moment'],
+  ['CREATE TEMPORARY TABLES', 'for the backfill and repair batches'],
   ['SELECT', 'to read users'],
   ['INSERT', 'to write the queue and the audit'],
   ['UPDATE', 'to repair children in users'],
