@@ -20,12 +20,17 @@ async function seedFamilies(db: TestDatabase) {
   await db.knex.raw("INSERT INTO users (id, username, parent_id, family_id) VALUES (10, 'c10', 1, 1), (11, 'c11', 1, 1), (12, 'c12', 2, 2)")
 }
 
+async function installedDatabase(): Promise<TestDatabase> {
+  const db = await createTestDatabase()
+  await seedFamilies(db)
+  await install(db.knex)
+  return db
+}
+
 describe('check, verify and repair around a dropped trigger', () => {
   let db: TestDatabase
   beforeAll(async () => {
-    db = await createTestDatabase()
-    await seedFamilies(db)
-    await install(db.knex)
+    db = await installedDatabase()
   })
   afterAll(() => db.drop())
 
@@ -87,9 +92,7 @@ describe('check, verify and repair around a dropped trigger', () => {
 describe('queued work in check', () => {
   let db: TestDatabase
   beforeAll(async () => {
-    db = await createTestDatabase()
-    await seedFamilies(db)
-    await install(db.knex)
+    db = await installedDatabase()
   })
   afterAll(() => db.drop())
 
@@ -171,9 +174,7 @@ describe('checkConsistency', () => {
   })
 
   it("repair leaves no trace of its session flag on the application's pooled connection", async () => {
-    const installed = await createTestDatabase()
-    await seedFamilies(installed)
-    await install(installed.knex)
+    const installed = await installedDatabase()
     await installed.knex.raw('DROP TRIGGER inherit_parent_family_id_on_update')
     await installed.knex.raw('UPDATE users SET family_id = 3 WHERE id = 10')
     const { default: knexFactory } = await import('knex')

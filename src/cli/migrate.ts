@@ -2,9 +2,11 @@ import type { Command } from 'commander'
 import { migrations } from '../../migrations/index.js'
 import { FamilySyncError, EXIT_OK } from '../errors.js'
 import { createContext } from '../migrator/context.js'
-import { createMigrator } from '../migrator/create-migrator.js'
+import type { createMigrator as CreateMigrator } from '../migrator/create-migrator.js'
+import { KnexStorage } from '../migrator/storage.js'
 import { createProgress } from '../progress.js'
 import { consoleReporter } from './reporter.js'
+import { render } from './script.js'
 import { parseWholeNumber, printJson, withDatabase, type GlobalOptions } from './runtime.js'
 
 const NAMES = migrations.map((m) => m.name)
@@ -23,7 +25,14 @@ interface MigrateOptions extends GlobalOptions {
   batchMs?: number
 }
 
-function migratorFor(knex: Parameters<typeof createMigrator>[0], options: MigrateOptions) {
+// Umzug is loaded only when there is migrating to do: a deploy job's
+// `migrate up` with nothing pending is the common case and should start fast.
+async function loadCreateMigrator(): Promise<typeof CreateMigrator> {
+  return (await import('../migrator/create-migrator.js')).createMigrator
+}
+
+async function migratorFor(knex: Parameters<typeof CreateMigrator>[0], options: MigrateOptions) {
+  const createMigrator = await loadCreateMigrator()
   return createMigrator(knex, { reporter: consoleReporter, progress: createProgress(), lockTimeoutSeconds: options.lockTimeout, batchMs: options.batchMs })
 }
 
@@ -40,7 +49,14 @@ export function registerMigrate(program: Command): void {
     .action(async (_args, command: Command) => {
       const options = command.optsWithGlobals<MigrateOptions>()
       await withDatabase(options, async (knex) => {
-        const migrator = migratorFor(knex, options)
+        // Everything recorded already: nothing to lock, nothing to run.
+        const executed = new Set(await new KnexStorage(knex).executed())
+        const wanted = options.to ? NAMES.slice(0, NAMES.indexOf(options.to) + 1) : NAMES
+        if (wanted.every((name) => executed.has(name))) {
+          consoleReporter.info('nothing to migrate: every migration has run')
+          return EXIT_OK
+        }
+        const migrator = await migratorFor(knex, options)
         if (options.dryRun) {
           const pending = (await migrator.pending()).map((m) => m.name)
           const upTo = options.to ? pending.slice(0, pending.indexOf(options.to) + 1) : pending
@@ -49,7 +65,7 @@ export function registerMigrate(program: Command): void {
             const ctx = createContext('dry-run', knex, { reporter: consoleReporter })
             consoleReporter.info(`-- would run ${name}`)
             await migrations.find((m) => m.name === name)!.up(ctx)
-            for (const statement of ctx.recorded) consoleReporter.info(statement.startsWith('--') ? statement : `${statement};`)
+            for (const statement of ctx.recorded) consoleReporter.info(render(statement))
           }
           return EXIT_OK
         }
@@ -72,7 +88,7 @@ export function registerMigrate(program: Command): void {
       const options = command.optsWithGlobals<MigrateOptions>()
       if (options.to !== undefined && options.step !== undefined) throw new FamilySyncError('give --to or --step, not both')
       await withDatabase(options, async (knex) => {
-        const migrator = migratorFor(knex, options)
+        const migrator = await migratorFor(knex, options)
         migrator.on('reverted', ({ name }) => consoleReporter.info(`reverted ${name}`))
         const target = options.to === '0' ? { to: 0 as const } : options.to ? { to: options.to } : { step: options.step ?? 1 }
         const reverted = await migrator.down(target)
@@ -88,7 +104,7 @@ export function registerMigrate(program: Command): void {
     .action(async (_args, command: Command) => {
       const options = command.optsWithGlobals<MigrateOptions>()
       await withDatabase(options, async (knex) => {
-        const migrator = createMigrator(knex)
+        const migrator = (await loadCreateMigrator())(knex)
         const executed = (await migrator.executed()).map((m) => m.name)
         const pending = (await migrator.pending()).map((m) => m.name)
         if (options.json) printJson({ executed, pending })

@@ -6,7 +6,7 @@ import { packageVersion } from '../paths.js'
 
 // A compound statement (a trigger or procedure body) holds semicolons, so the
 // mysql client needs another delimiter around it, as in triggers/.
-function render(statement: string): string {
+export function render(statement: string): string {
   if (statement.startsWith('--')) return statement
   if (statement.includes(';')) return `DELIMITER $$\n${statement}$$\nDELIMITER ;`
   return `${statement};`
