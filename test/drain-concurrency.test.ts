@@ -83,8 +83,8 @@ describe(`two drains and ${WRITERS} application writers for ${SECONDS} s`, () =>
     expect(Number(fake)).toBe(0)
     // An entry is applied once: the drains cannot have applied more entries than were ever queued.
     expect(stats.drained).toBeLessThanOrEqual(Number(maxId))
-    // None lost: every queue id was applied, except ids taken by statements that failed and were retried.
-    expect(stats.drained).toBeGreaterThanOrEqual(Number(maxId) - stats.writerDeadlocks)
+    // None lost is the empty queue and the invariant above; ids are not a count of entries,
+    // since a rolled-back drain or writer statement consumes the ids its queue inserts took.
     expect(stats.drained).toBeGreaterThan(0)
   }, (SECONDS + 120) * 1000)
 })
