@@ -6,13 +6,14 @@ import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 import knexFactory from 'knex'
+import { redactUrl } from '../dist/src/connection/url.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const url = process.env.DATABASE_URL ?? 'mysql://root@127.0.0.1:3306/family_sync_demo'
 const env = { ...process.env, DATABASE_URL: url }
 const parsed = new URL(url)
 const database = decodeURIComponent(parsed.pathname.slice(1))
-const hidden = url.replace(/^([a-z]+:\/\/[^:@/]*:)[^@]*@/i, '$1***@')
+const hidden = redactUrl(url)
 
 function step(title, command, args, okCodes = [0]) {
   process.stdout.write(`\n$ ${title}\n`)

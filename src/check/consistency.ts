@@ -2,7 +2,7 @@ import type { Knex } from 'knex'
 import { FamilySyncError } from '../errors.js'
 import { QUEUE_TABLE } from '../objects.js'
 import { tableExists } from '../migrator/storage.js'
-import { MISMATCH } from '../repair/mismatch.js'
+import { COUNT_MISMATCHES, MISMATCH } from '../repair/mismatch.js'
 
 export interface MismatchRow {
   childId: number
@@ -68,7 +68,7 @@ export async function checkConsistency(knex: Knex, options: CheckOptions = {}): 
   const scope = scopedMismatches(options.familyId)
 
   const countSql = options.familyId === undefined
-    ? `SELECT COUNT(*) AS n FROM users c STRAIGHT_JOIN users p ON p.id = c.parent_id WHERE ${MISMATCH}`
+    ? COUNT_MISMATCHES
     : `SELECT COUNT(*) AS n FROM (${scope.sql}) m`
   const [{ n }] = await rowsOf<{ n: number }>(knex, countSql, scope.bindings)
   const mismatchCount = Number(n)

@@ -29,16 +29,16 @@ export class Session {
   }
 }
 
-export async function withSession<T>(knex: Knex, work: (session: Session) => Promise<T>): Promise<T> {
-  const connection = (await knex.client.acquireConnection()) as RawConnection
-  try {
-    return await work(new Session(connection))
-  } finally {
-    await knex.client.releaseConnection(connection)
-  }
-}
-
 export async function openSession(knex: Knex): Promise<{ session: Session; release: () => Promise<void> }> {
   const connection = (await knex.client.acquireConnection()) as RawConnection
   return { session: new Session(connection), release: () => knex.client.releaseConnection(connection) }
+}
+
+export async function withSession<T>(knex: Knex, work: (session: Session) => Promise<T>): Promise<T> {
+  const { session, release } = await openSession(knex)
+  try {
+    return await work(session)
+  } finally {
+    await release()
+  }
 }

@@ -29,20 +29,27 @@ export async function drainOnce(knex: Knex, entriesPerCall = 500): Promise<{ app
   return { applied: value, retries }
 }
 
-/** Drains until the queue has nothing this session can take. */
-export async function drainSyncQueue(knex: Knex, options: DrainOptions = {}): Promise<DrainResult> {
+// The one loop behind drainSyncQueue and watchSyncQueue: call, count, and
+// ask `more` whether to call again.
+async function drainLoop(knex: Knex, perCall: number, more: (applied: number, result: DrainResult) => Promise<boolean>): Promise<DrainResult> {
   const started = Date.now()
-  const perCall = options.entriesPerCall ?? 500
   const result: DrainResult = { applied: 0, calls: 0, retries: 0, durationMs: 0 }
-  for (;;) {
+  let again = true
+  while (again) {
     const { applied, retries } = await drainOnce(knex, perCall)
     result.calls++
     result.applied += applied
     result.retries += retries
-    if (applied < perCall) break
+    again = await more(applied, result)
   }
   result.durationMs = Date.now() - started
   return result
+}
+
+/** Drains until the queue has nothing this session can take. */
+export async function drainSyncQueue(knex: Knex, options: DrainOptions = {}): Promise<DrainResult> {
+  const perCall = options.entriesPerCall ?? 500
+  return drainLoop(knex, perCall, async (applied) => applied === perCall)
 }
 
 export interface WatchOptions extends DrainOptions {
@@ -53,19 +60,13 @@ export interface WatchOptions extends DrainOptions {
 
 /** Keeps draining until the signal aborts; the call in hand finishes first. */
 export async function watchSyncQueue(knex: Knex, options: WatchOptions): Promise<DrainResult> {
-  const started = Date.now()
   const perCall = options.entriesPerCall ?? 500
-  const result: DrainResult = { applied: 0, calls: 0, retries: 0, durationMs: 0 }
-  while (!options.signal.aborted) {
-    const { applied, retries } = await drainOnce(knex, perCall)
-    result.calls++
-    result.applied += applied
-    result.retries += retries
+  if (options.signal.aborted) return { applied: 0, calls: 0, retries: 0, durationMs: 0 }
+  return drainLoop(knex, perCall, async (applied, result) => {
     if (applied > 0) options.onApplied?.(applied, result.applied)
     if (applied < perCall) await sleep(options.idleMs ?? 200, options.signal)
-  }
-  result.durationMs = Date.now() - started
-  return result
+    return !options.signal.aborted
+  })
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
