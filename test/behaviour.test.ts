@@ -4,7 +4,7 @@ import { installStatements } from '../src/migrator/install.js'
 import { runCli } from './helpers/cli.js'
 import { createTestDatabase, familyOf, rows, serverKnex, type TestDatabase } from './helpers/database.js'
 import { createFamily, insertBugReportPeople, mismatchCount } from './helpers/family.js'
-import { drain, install, queueLength } from './helpers/install.js'
+import { drain, install, ourObjects, queueLength } from './helpers/install.js'
 
 // SPEC §5, one numbered behaviour per test.
 
@@ -214,13 +214,7 @@ describe('§5.9 migrate down to the start', () => {
       expect(down.code, down.stderr).toBe(0)
       // The queued work was applied on the way down, with audit rows.
       expect(await mismatchCount(other.knex)).toBe(0)
-      const left = await rows<{ name: string }>(
-        other.knex,
-        `SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'family\\_sync%'
-         UNION ALL SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()
-         UNION ALL SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()
-         UNION ALL SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE()`,
-      )
+      const left = await ourObjects(other.knex)
       expect(left.map((o) => o.name).sort()).toEqual(['family_sync_audit', 'family_sync_migrations'])
       const audit = await rows<{ user_id: number; reason: string }>(other.knex, 'SELECT user_id, reason FROM family_sync_audit ORDER BY user_id')
       expect(audit).toEqual([

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli } from './helpers/cli.js'
 import { APP_SCHEMA, createTestDatabase, rows, serverUrl, type TestDatabase } from './helpers/database.js'
 import { createFamily, insertBugReportPeople, mismatchCount } from './helpers/family.js'
+import { ourObjects } from './helpers/install.js'
 
 const ALL = [
   '0001_preflight',
@@ -12,16 +13,6 @@ const ALL = [
   '0005_install_drain_event',
   '0006_backfill_family_ids',
 ]
-
-async function ourObjects(db: TestDatabase) {
-  return rows<{ name: string }>(
-    db.knex,
-    `SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'family\\_sync%'
-     UNION ALL SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()
-     UNION ALL SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()
-     UNION ALL SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE()`,
-  )
-}
 
 describe('migrate up / status / down through the CLI', () => {
   let db: TestDatabase
@@ -63,7 +54,7 @@ describe('migrate up / status / down through the CLI', () => {
     expect(all.code).toBe(0)
     status = JSON.parse((await runCli(['migrate', 'status', '--json', '--url', db.url])).stdout)
     expect(status.executed).toEqual([])
-    expect((await ourObjects(db)).map((o) => o.name).sort()).toEqual(['family_sync_audit', 'family_sync_migrations'])
+    expect((await ourObjects(db.knex)).map((o) => o.name).sort()).toEqual(['family_sync_audit', 'family_sync_migrations'])
     expect(await rows(db.knex, 'SELECT id, family_id FROM users ORDER BY id')).toEqual(usersBefore)
 
     const up = await runCli(['migrate', 'up', '--url', db.url])
@@ -133,7 +124,7 @@ describe('preflight', () => {
       expect(result.code).toBe(2)
       expect(result.stderr).toContain('users.family_id')
       expect(result.stderr.trim().split('\n')).toHaveLength(1)
-      expect(await ourObjects(db)).toEqual([])
+      expect(await ourObjects(db.knex)).toEqual([])
     } finally {
       await db.drop()
     }

@@ -5,17 +5,12 @@ import { startBinlogServer, type ExtraServer } from './helpers/binlog-server.js'
 import { runCli } from './helpers/cli.js'
 import { APP_SCHEMA, createTestDatabase, rows, serverKnex, serverUrl, type TestDatabase } from './helpers/database.js'
 import { createFamily, insertBugReportPeople } from './helpers/family.js'
+import { ourObjects } from './helpers/install.js'
 
 const EVERYTHING = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'INDEX', 'ALTER', 'LOCK TABLES', 'CREATE TEMPORARY TABLES', 'TRIGGER', 'CREATE ROUTINE', 'ALTER ROUTINE', 'EVENT', 'REFERENCES']
 
 async function ourObjectCount(knex: Knex): Promise<number> {
-  const [row] = await rows<{ n: number }>(
-    knex,
-    `SELECT (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'family\\_sync%')
-          + (SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE())
-          + (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()) AS n`,
-  )
-  return Number(row.n)
+  return (await ourObjects(knex)).length
 }
 
 describe('accounts missing a grant', () => {

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex'
 import { createMigrator } from '../../src/migrator/create-migrator.js'
 import { drainSyncQueue } from '../../src/drain/drain.js'
+import { rows } from './database.js'
 
 /**
  * Runs every migration in-process. Without `keepEvent` the drain event is
@@ -19,4 +20,15 @@ export async function drain(knex: Knex): Promise<number> {
 export async function queueLength(knex: Knex): Promise<number> {
   const [rows] = (await knex.raw('SELECT COUNT(*) AS n FROM family_sync_queue')) as [Array<{ n: number }>]
   return Number(rows[0].n)
+}
+
+/** Every table, trigger, routine and event of family-sync in the database, by name. */
+export async function ourObjects(knex: Knex): Promise<Array<{ name: string }>> {
+  return rows<{ name: string }>(
+    knex,
+    `SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'family\\_sync%'
+     UNION ALL SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()
+     UNION ALL SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()
+     UNION ALL SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE()`,
+  )
 }
