@@ -197,6 +197,52 @@ describe('checkConsistency', () => {
   })
 })
 
+describe('repairFamilyIds over chains and cycles', () => {
+  let db: TestDatabase
+  beforeAll(async () => {
+    db = await installedDatabase()
+    // Mismatches the triggers would have prevented: the repair's job.
+    for (const name of ['inherit_parent_family_id_on_insert', 'inherit_parent_family_id_on_update', 'sync_children_family_id']) await db.knex.raw(`DROP TRIGGER ${name}`)
+  })
+  afterAll(() => db.drop())
+
+  /** Inserts a chain under user 2 (family 2), every link in family 3, deepest first, with ids rising towards the top. */
+  async function chainUnderUser2(firstId: number, depth: number): Promise<number[]> {
+    const ids = Array.from({ length: depth }, (_, i) => firstId + i)
+    for (const id of [...ids].reverse()) {
+      const parent = id === firstId + depth - 1 ? 2 : id + 1
+      await db.knex.raw("INSERT INTO users (id, username, parent_id, family_id) VALUES (?, CONCAT('link ', ?), ?, 3)", [id, id, parent])
+    }
+    return ids
+  }
+
+  it('settles a chain whose children come before their parents, one link per pass, and counts nothing left', async () => {
+    const ids = await chainUnderUser2(30, 3)
+    const result = await repairFamilyIds(db.knex)
+    expect(result).toMatchObject({ fixed: 3, passes: 3, remaining: 0 })
+    for (const id of ids) expect(await familyOf(db.knex, id)).toBe(2)
+  })
+
+  it('breaks a parent_id cycle at its lowest row', async () => {
+    await db.knex.raw("INSERT INTO users (id, username, family_id) VALUES (40, 'cycle a', 1)")
+    await db.knex.raw("INSERT INTO users (id, username, parent_id, family_id) VALUES (41, 'cycle b', 40, 3)")
+    await db.knex.raw('UPDATE users SET parent_id = 41 WHERE id = 40')
+    const result = await repairFamilyIds(db.knex)
+    expect(result).toMatchObject({ fixed: 1, remaining: 0 })
+    expect([await familyOf(db.knex, 40), await familyOf(db.knex, 41)]).toEqual([3, 3])
+  })
+
+  it('stops after 100 passes and reports what is left', async () => {
+    const ids = await chainUnderUser2(100, 104)
+    const result = await repairFamilyIds(db.knex)
+    // Only the link under the last one fixed differs from its parent; the three below still match theirs.
+    expect(result).toMatchObject({ fixed: 100, passes: 100, remaining: 1 })
+    expect((await checkConsistency(db.knex)).mismatches.map((m) => m.childId)).toEqual([ids[3]])
+    expect(await familyOf(db.knex, ids[0])).toBe(3)
+    expect(await familyOf(db.knex, ids.at(-1)!)).toBe(2)
+  })
+})
+
 describe('the per-family check on a populated table', () => {
   it('reads users through indexes only: no full scan', async () => {
     const db = await createTestDatabase()

@@ -3,7 +3,7 @@ import { withSession, type Session } from '../connection/session.js'
 import { silentProgress, type Progress } from '../progress.js'
 import { AUDIT_TABLE } from '../objects.js'
 import { withDeadlockRetry } from './retry.js'
-import { COUNT_MISMATCHES, FIRST_MISMATCH, MISMATCH, CHILD_PARENT_JOIN, SETTLED_MISMATCHES_IN_RANGE } from './mismatch.js'
+import { COUNT_MISMATCHES, FIRST_MISMATCH, SETTLED_MISMATCHES_IN_RANGE } from './mismatch.js'
 
 export interface RepairOptions {
   /** Report what would change and change nothing. */
@@ -59,9 +59,16 @@ export async function repairFamilyIds(knex: Knex, options: RepairOptions = {}): 
   }
 
   let size = FIRST_BATCH_IDS
+  // Known only when a pass finds nothing left to start from; otherwise counted at the end.
+  let remaining: number | null = null
   while (result.passes < MAX_PASSES) {
-    const from = await scalar(knex, `SELECT MIN(c.id) AS n FROM ${CHILD_PARENT_JOIN} WHERE ${MISMATCH}`)
-    if (from === null) break
+    // ORDER BY ... LIMIT 1 walks the primary key and stops at the first hit;
+    // MIN() over the join reads the whole table even when the answer is its first row.
+    const from = await scalar(knex, FIRST_MISMATCH)
+    if (from === null) {
+      remaining = 0
+      break
+    }
     const last = (await scalar(knex, 'SELECT MAX(id) AS n FROM users')) ?? from
     result.passes++
     let fixedThisPass = 0
@@ -90,7 +97,7 @@ export async function repairFamilyIds(knex: Knex, options: RepairOptions = {}): 
       if (broke === 0) break
     }
   }
-  result.remaining = (await scalar(knex, COUNT_MISMATCHES)) ?? 0
+  result.remaining = remaining ?? (await scalar(knex, COUNT_MISMATCHES)) ?? 0
   result.durationMs = Date.now() - started
   return result
 }
