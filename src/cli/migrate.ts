@@ -3,11 +3,11 @@ import { migrations } from '../../migrations/index.js'
 import { FamilySyncError, EXIT_OK } from '../errors.js'
 import { createContext } from '../migrator/context.js'
 import type { createMigrator as CreateMigrator } from '../migrator/create-migrator.js'
-import { KnexStorage } from '../migrator/storage.js'
+import { recordedMigrations } from '../migrator/recorded.js'
 import { createProgress } from '../progress.js'
 import { consoleReporter } from './reporter.js'
 import { render } from './script.js'
-import { parseWholeNumber, printJson, withDatabase, type GlobalOptions } from './runtime.js'
+import { parseWholeNumber, printJson, resolveTarget, withDatabase, type GlobalOptions } from './runtime.js'
 
 const NAMES = migrations.map((m) => m.name)
 
@@ -48,14 +48,15 @@ export function registerMigrate(program: Command): void {
     .option('--batch-ms <ms>', 'target duration of one backfill transaction', parseWholeNumber('--batch-ms'), 100)
     .action(async (_args, command: Command) => {
       const options = command.optsWithGlobals<MigrateOptions>()
+      // Everything recorded already: nothing to lock, nothing to run, no knex or Umzug to load.
+      const recorded = await recordedMigrations(resolveTarget(options))
+      const wanted = options.to ? NAMES.slice(0, NAMES.indexOf(options.to) + 1) : NAMES
+      if (wanted.every((name) => recorded.has(name))) {
+        consoleReporter.info('nothing to migrate: every migration has run')
+        process.exitCode = EXIT_OK
+        return
+      }
       await withDatabase(options, async (knex) => {
-        // Everything recorded already: nothing to lock, nothing to run.
-        const executed = new Set(await new KnexStorage(knex).executed())
-        const wanted = options.to ? NAMES.slice(0, NAMES.indexOf(options.to) + 1) : NAMES
-        if (wanted.every((name) => executed.has(name))) {
-          consoleReporter.info('nothing to migrate: every migration has run')
-          return EXIT_OK
-        }
         const migrator = await migratorFor(knex, options)
         if (options.dryRun) {
           const pending = (await migrator.pending()).map((m) => m.name)
@@ -103,16 +104,15 @@ export function registerMigrate(program: Command): void {
     .option('--json', 'print {"executed": [...], "pending": [...]}')
     .action(async (_args, command: Command) => {
       const options = command.optsWithGlobals<MigrateOptions>()
-      await withDatabase(options, async (knex) => {
-        const migrator = (await loadCreateMigrator())(knex)
-        const executed = (await migrator.executed()).map((m) => m.name)
-        const pending = (await migrator.pending()).map((m) => m.name)
-        if (options.json) printJson({ executed, pending })
-        else {
-          for (const name of executed) consoleReporter.info(`executed  ${name}`)
-          for (const name of pending) consoleReporter.info(`pending   ${name}`)
-        }
-        return EXIT_OK
-      })
+      // Umzug's own answer, without loading it: what the storage table records, in its order.
+      const recorded = await recordedMigrations(resolveTarget(options))
+      const executed = [...recorded].sort()
+      const pending = NAMES.filter((name) => !recorded.has(name))
+      if (options.json) printJson({ executed, pending })
+      else {
+        for (const name of executed) consoleReporter.info(`executed  ${name}`)
+        for (const name of pending) consoleReporter.info(`pending   ${name}`)
+      }
+      process.exitCode = EXIT_OK
     })
 }

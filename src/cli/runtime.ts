@@ -1,13 +1,12 @@
 import type { Knex } from 'knex'
-import { openKnex } from '../connection/knex.js'
-import type { ConnectionTarget } from '../connection/url.js'
+import { parseDatabaseUrl, type ConnectionTarget } from '../connection/url.js'
 import { describeError, EXIT_CANNOT_RUN, FamilySyncError } from '../errors.js'
 
 export interface GlobalOptions {
   url?: string
 }
 
-export function resolveUrl(options: GlobalOptions): string {
+function resolveUrl(options: GlobalOptions): string {
   const url = options.url ?? process.env.DATABASE_URL
   if (!url) throw new FamilySyncError('no database given: pass --url mysql://user:password@host:port/database or set DATABASE_URL')
   return url
@@ -15,13 +14,25 @@ export function resolveUrl(options: GlobalOptions): string {
 
 let currentTarget: ConnectionTarget | undefined
 
+/** The database a command works on; remembered so that failures can hide its password. */
+export function resolveTarget(options: GlobalOptions): ConnectionTarget {
+  const target = parseDatabaseUrl(resolveUrl(options))
+  currentTarget = target
+  if (target.database === undefined) {
+    throw new FamilySyncError('the connection URL names no database: use mysql://user:password@host:port/database')
+  }
+  return target
+}
+
 /**
  * Opens the connection a command needs, runs it, always closes it, and turns
- * the command's result into the process exit status.
+ * the command's result into the process exit status. knex is loaded here, not
+ * at start-up, so commands that need no knex start faster.
  */
 export async function withDatabase(options: GlobalOptions, work: (knex: Knex) => Promise<number>): Promise<void> {
-  const { knex, target } = openKnex(resolveUrl(options))
-  currentTarget = target
+  const target = resolveTarget(options)
+  const { openKnex } = await import('../connection/knex.js')
+  const knex = openKnex(target)
   try {
     process.exitCode = await work(knex)
   } finally {
