@@ -11,16 +11,18 @@
 --     with error 1442, failing the application's own UPDATE.
 -- family-sync's own repair (@family_sync_repairing, set only inside its
 -- batch transaction) settles chains pass by pass and needs no queue entry.
+-- The children lookup has an IF of its own: MariaDB prepares a condition's
+-- subqueries on every row even when an earlier AND term is false, and most
+-- updates (other columns, repair's batches) stop at the first IF.
 DELIMITER $$
 CREATE TRIGGER sync_children_family_id
 AFTER UPDATE ON users
 FOR EACH ROW
-BEGIN
-  IF @family_sync_repairing IS NULL
-     AND NEW.family_id IS NOT NULL
-     AND NOT (NEW.family_id <=> OLD.family_id)
-     AND EXISTS (SELECT 1 FROM users c WHERE c.parent_id = NEW.id AND c.id <> NEW.id) THEN
+IF @family_sync_repairing IS NULL
+   AND NEW.family_id IS NOT NULL
+   AND NOT (NEW.family_id <=> OLD.family_id) THEN
+  IF EXISTS (SELECT 1 FROM users c WHERE c.parent_id = NEW.id AND c.id <> NEW.id) THEN
     INSERT INTO family_sync_queue (parent_id, family_id) VALUES (NEW.id, NEW.family_id);
   END IF;
-END$$
+END IF$$
 DELIMITER ;
