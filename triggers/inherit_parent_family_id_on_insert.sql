@@ -10,6 +10,8 @@
 -- One SET with a scalar subquery rather than a BEGIN ... END block: it runs on
 -- every insert, and the compound block measurably costs more per row. A
 -- missing parent gives NULL here, without a "no data" warning.
+-- The IF ... THEN form the update trigger uses buys nothing here: a child
+-- insert runs the lookup anyway, and parent inserts are the rare case.
 CREATE TRIGGER inherit_parent_family_id_on_insert
 BEFORE INSERT ON users
 FOR EACH ROW
