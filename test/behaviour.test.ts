@@ -128,6 +128,25 @@ describe('SPEC §5', () => {
     expect(await familyOf(db.knex, child)).toBe(f)
   })
 
+  it('§5.5 only a real change of a row with children is queued: not a leaf, a self-parent, NULL or the same family', async () => {
+    const f = await family('queue-f')
+    const g = await family('queue-g')
+    const leaf = await user('queue-leaf', null, f)
+    const selfParent = await user('queue-self', null, f)
+    await db.knex.raw('UPDATE users SET parent_id = id WHERE id = ?', [selfParent])
+    const parent = await user('queue-parent', null, f)
+    await user('queue-child', parent)
+    const before = await queueLength(db.knex)
+    await db.knex.raw('UPDATE users SET family_id = ? WHERE id IN (?, ?)', [g, leaf, selfParent])
+    await db.knex.raw('UPDATE users SET family_id = ? WHERE id = ?', [f, parent])
+    await db.knex.raw('UPDATE users SET username = ? WHERE id = ?', ['queue-parent-renamed', parent])
+    await db.knex.raw('UPDATE users SET family_id = NULL WHERE id = ?', [parent])
+    expect(await queueLength(db.knex)).toBe(before)
+    await db.knex.raw('UPDATE users SET family_id = ? WHERE id = ?', [g, parent])
+    expect(await queueLength(db.knex)).toBe(before + 1)
+    await drain(db.knex)
+  })
+
   it('§5.6 a rolled-back transaction leaves no queued work behind', async () => {
     const f = await family('rollback-f')
     const parent = await user('rollback-parent')
