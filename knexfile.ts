@@ -1,5 +1,5 @@
 import type { Knex } from 'knex'
-import { knexConfig } from './src/connection/knex.js'
+import { driverOptions } from './src/connection/options.js'
 import { parseDatabaseUrl } from './src/connection/url.js'
 
 // The same DATABASE_URL the family-sync CLI reads, so `knex seed:run` and the
@@ -7,7 +7,9 @@ import { parseDatabaseUrl } from './src/connection/url.js'
 const url = process.env.DATABASE_URL ?? 'mysql://root@127.0.0.1:3306/family_sync_demo'
 
 const config: Knex.Config = {
-  ...knexConfig(parseDatabaseUrl(url)),
+  client: 'mysql2',
+  connection: driverOptions(parseDatabaseUrl(url)),
+  pool: { min: 0, max: 2 },
   seeds: { directory: './seeds', extension: 'ts', loadExtensions: ['.ts'] },
 }
 

@@ -1,7 +1,5 @@
 import type { Knex } from 'knex'
-import { createContext } from '../src/migrator/context.js'
-import { dropStatement, installStatements } from '../src/migrator/install.js'
-import { STORED_OBJECTS } from '../src/objects.js'
+import { shippedCatalogue, STORED_OBJECTS } from '../src/db/catalogue.js'
 import { populate } from '../test/helpers/populate.js'
 import { APP_SCHEMA } from '../test/helpers/database.js'
 
@@ -25,13 +23,13 @@ export async function build(knex: Knex, shape: Shape): Promise<void> {
 }
 
 export async function dropTriggers(knex: Knex): Promise<void> {
-  const ctx = createContext('apply', knex)
-  for (const t of TRIGGERS) await ctx.exec(dropStatement(t.name, t.kind))
+  for (const t of TRIGGERS) await knex.raw(`DROP TRIGGER IF EXISTS ${t.name}`)
 }
 
+/** The triggers of triggers/, as migrate up installs them on an empty table. */
 export async function installTriggers(knex: Knex): Promise<void> {
-  const ctx = createContext('apply', knex)
-  for (const t of TRIGGERS) await ctx.exec(...installStatements(t.name, t.kind))
+  await dropTriggers(knex)
+  for (const t of TRIGGERS) await knex.raw(shippedCatalogue().createStatement(t.name))
 }
 
 /** Puts back the mismatches `build` made (every other child NULL), with the triggers out of the way. */

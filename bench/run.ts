@@ -7,15 +7,13 @@ import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'nod
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import knexFactory, { type Knex } from 'knex'
-import { checkConsistency } from '../src/check/consistency.js'
-import { drainSyncQueue } from '../src/drain/drain.js'
-import { createContext } from '../src/migrator/context.js'
+import { checkConsistency, drainSyncQueue, repairFamilyIds } from '../src/library.js'
 import { createMigrator } from '../src/migrator/create-migrator.js'
-import { installStatements } from '../src/migrator/install.js'
-import { withSession, type Session } from '../src/connection/session.js'
+import { withKnexSession } from '../src/connection/knex-session.js'
+import type { Session } from '../src/connection/session.js'
+import { shippedCatalogue } from '../src/db/catalogue.js'
 import { packageRoot } from '../src/paths.js'
-import { repairFamilyIds } from '../src/repair/engine.js'
-import { COUNT_MISMATCHES } from '../src/repair/mismatch.js'
+import { COUNT_MISMATCHES } from '../src/db/invariant.js'
 import { build, dropTriggers, installTriggers, resetMismatches, shapeOf, type Shape } from './dataset.js'
 import { fmtMs, markdownTable, median, percentile, timed, type Figure } from './measure.js'
 
@@ -23,7 +21,7 @@ const SERVER = (process.env.BENCH_DATABASE_URL ?? 'mysql://root@127.0.0.1:3306')
 const USERS = Number(process.env.BENCH_USERS ?? 1_000_000)
 const RUNS = Number(process.env.BENCH_RUNS ?? 3)
 const CONVERGE_SECONDS = Number(process.env.BENCH_CONVERGE_SECONDS ?? 30)
-const CLI = join(packageRoot, 'dist', 'src', 'cli.js')
+const CLI = join(packageRoot(), 'dist', 'src', 'cli.js')
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`)
 
 function connect(database?: string): Knex {
@@ -151,7 +149,7 @@ async function triggerOverhead(knex: Knex, shape: Shape): Promise<Figure[]> {
     },
   ]
   const once = (work: Workload) =>
-    withSession(knex, async (session) => {
+    withKnexSession(knex, async (session) => {
       await session.query('START TRANSACTION')
       try {
         return (await timed(() => work.statements(session))).ms
@@ -226,8 +224,8 @@ async function convergenceFigures(knex: Knex, shape: Shape): Promise<Figure[]> {
   await repairFamilyIds(knex)
   const admin = connect()
   const [[{ state }]] = (await admin.raw('SELECT @@global.event_scheduler AS state')) as [[{ state: string }]]
-  const ctx = createContext('apply', knex)
-  await ctx.exec(...installStatements('family_sync_drain_every_second', 'event'))
+  await knex.raw('DROP EVENT IF EXISTS family_sync_drain_every_second')
+  await knex.raw(shippedCatalogue().createStatement('family_sync_drain_every_second'))
   const latencies: number[] = []
   try {
     await admin.raw('SET GLOBAL event_scheduler = ON')
@@ -281,21 +279,21 @@ async function convergenceFigures(knex: Knex, shape: Shape): Promise<Figure[]> {
 
 function wholeProcessMs(command: string[], env: NodeJS.ProcessEnv = process.env): number {
   const started = process.hrtime.bigint()
-  const run = spawnSync(command[0], command.slice(1), { env, cwd: packageRoot, encoding: 'utf8' })
+  const run = spawnSync(command[0], command.slice(1), { env, cwd: packageRoot(), encoding: 'utf8' })
   if (run.status !== 0) throw new Error(`${command.join(' ')} exited ${run.status}: ${run.stderr}`)
   return Number(process.hrtime.bigint() - started) / 1e6
 }
 
 async function migrateNoopFigure(): Promise<Figure> {
   // Inside the package: the knex CLI looks for knex next to the knexfile.
-  const dir = mkdtempSync(join(packageRoot, 'bench', '.knex-'))
+  const dir = mkdtempSync(join(packageRoot(), 'bench', '.knex-'))
   mkdirSync(join(dir, 'migrations'))
   writeFileSync(join(dir, 'migrations', '001_noop.cjs'), 'exports.up = async () => {}\nexports.down = async () => {}\n')
   writeFileSync(
     join(dir, 'knexfile.cjs'),
     `module.exports = { client: 'mysql2', connection: ${JSON.stringify(`${SERVER}/family_sync_bench`)}, migrations: { directory: ${JSON.stringify(join(dir, 'migrations'))}, tableName: 'knex_bench_migrations' } }\n`,
   )
-  const knexCli = [process.execPath, join(packageRoot, 'node_modules', 'knex', 'bin', 'cli.js'), 'migrate:latest', '--knexfile', join(dir, 'knexfile.cjs')]
+  const knexCli = [process.execPath, join(packageRoot(), 'node_modules', 'knex', 'bin', 'cli.js'), 'migrate:latest', '--knexfile', join(dir, 'knexfile.cjs')]
   const ours = [process.execPath, CLI, 'migrate', 'up', '--url', `${SERVER}/family_sync_bench`]
   wholeProcessMs(knexCli)
   wholeProcessMs(ours)
@@ -347,7 +345,7 @@ async function main(): Promise<void> {
   ]
   const report = [...head, markdownTable(figures), ''].join('\n')
   process.stdout.write(report)
-  writeFileSync(join(packageRoot, 'bench', 'RESULTS.md'), report)
+  writeFileSync(join(packageRoot(), 'bench', 'RESULTS.md'), report)
 }
 
 await main()

@@ -1,17 +1,17 @@
-import { dropStatement, installStatements } from '../src/migrator/install.js'
-import type { FamilySyncMigration } from '../src/migrator/types.js'
-import { STORED_OBJECTS } from '../src/objects.js'
+import type { Migration } from '../src/migrator/steps.js'
 
-const TRIGGERS = STORED_OBJECTS.filter((object) => object.kind === 'trigger')
-
-export const migration: FamilySyncMigration = {
+// The queueing trigger goes first on the way down, so nothing is queued after
+// the drain procedure (removed by the previous step down) could apply it.
+export const migration: Migration = {
   name: '0003_install_triggers',
-  async up(ctx) {
-    for (const trigger of TRIGGERS) await ctx.exec(...installStatements(trigger.name, trigger.kind))
-  },
-  // The queueing trigger goes first, so nothing is queued after the drain
-  // procedure (removed by the previous step down) could have applied it.
-  async down(ctx) {
-    for (const trigger of [...TRIGGERS].reverse()) await ctx.exec(dropStatement(trigger.name, trigger.kind))
-  },
+  up: [
+    { kind: 'install', object: 'inherit_parent_family_id_on_insert' },
+    { kind: 'install', object: 'inherit_parent_family_id_on_update' },
+    { kind: 'install', object: 'sync_children_family_id' },
+  ],
+  down: [
+    { kind: 'drop', object: 'sync_children_family_id' },
+    { kind: 'drop', object: 'inherit_parent_family_id_on_update' },
+    { kind: 'drop', object: 'inherit_parent_family_id_on_insert' },
+  ],
 }

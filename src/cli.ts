@@ -1,31 +1,50 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander'
-import { registerMigrate } from './cli/migrate.js'
-import { registerOperations } from './cli/operate.js'
+import { registerCheck } from './cli/commands/check.js'
+import { registerDrain } from './cli/commands/drain.js'
+import { registerMigrate } from './cli/commands/migrate.js'
+import { registerRepair } from './cli/commands/repair.js'
+import { registerSql } from './cli/commands/sql.js'
+import { registerVerify } from './cli/commands/verify.js'
+import { errorLine } from './cli/output.js'
 import { reportFailure } from './cli/runtime.js'
-import { EXIT_CANNOT_RUN } from './errors.js'
+import { EXIT_CANNOT_RUN, EXIT_OK, FamilySyncError } from './errors.js'
 import { packageVersion } from './paths.js'
+
+const COMMANDS = 'migrate, sql, check, verify, repair or drain'
 
 const program = new Command('family-sync')
   .description("Keep children's users.family_id in step with their parent's on MySQL/MariaDB")
   .version(packageVersion(), '-V, --version')
-  .option('--url <url>', 'mysql://user:password@host:port/database (default: $DATABASE_URL)')
+  .option('--url <url>', 'mysql://user:password@host:port/database[?ssl-mode=...&ssl-ca=...] (default: $DATABASE_URL)')
   .showSuggestionAfterError()
   .exitOverride()
   .configureOutput({
     // Commander's own usage errors, as one line like every other failure.
-    outputError: (message, write) => write(`family-sync: ${message.replace(/^error: /, '').trim()}; see family-sync --help\n`),
+    outputError: (message) => errorLine(`family-sync: ${message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim()}; see family-sync --help`),
   })
+  .addHelpText(
+    'after',
+    `
+Exit status: 0 all is well; 1 the command ran and found a problem; 2 it could
+not do its job (one line on stderr says what failed and what to do).
+Connection URL parameters: ssl-mode (DISABLED, PREFERRED, REQUIRED, VERIFY_CA,
+VERIFY_IDENTITY), ssl-ca, ssl-cert, ssl-key, socket.`,
+  )
 
 registerMigrate(program)
-registerOperations(program)
+registerSql(program)
+registerCheck(program)
+registerVerify(program)
+registerRepair(program)
+registerDrain(program)
 
 try {
+  if (process.argv.length <= 2) throw new FamilySyncError(`a command is required: ${COMMANDS}; see family-sync --help`)
   await program.parseAsync(process.argv)
 } catch (error) {
   if (error instanceof CommanderError) {
-    const clean = error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help'
-    process.exitCode = clean ? 0 : EXIT_CANNOT_RUN
+    process.exitCode = error.exitCode === 0 ? EXIT_OK : EXIT_CANNOT_RUN
   } else {
     reportFailure(error)
   }

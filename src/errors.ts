@@ -1,4 +1,4 @@
-/** Exit statuses of SPEC §6. */
+/** Exit statuses: 0 all is well, 1 the command ran and found a problem, 2 it could not do its job. */
 export const EXIT_OK = 0
 export const EXIT_PROBLEM_FOUND = 1
 export const EXIT_CANNOT_RUN = 2
@@ -64,14 +64,27 @@ export function describeError(error: unknown, scene: ErrorScene = {}): FamilySyn
     case 'ER_PROCACCESS_DENIED_ERROR':
       return say(`missing privilege: ${oneLine(e.sqlMessage ?? e.message ?? '')}; GRANT it to '${scene.user ?? ''}' and run again`)
     case 'ER_NO_SUCH_TABLE':
-      return say(`${oneLine(e.sqlMessage ?? '')}; run \`family-sync migrate up\` first, or check the database in --url`)
+      return /family_sync_/.test(e.sqlMessage ?? '')
+        ? say(`${oneLine(e.sqlMessage ?? '')}: family-sync is not installed in this database; run \`family-sync migrate up\` first, or check the database in --url`)
+        : say(`${oneLine(e.sqlMessage ?? '')}: family-sync works on the application's users and families tables; check that the database in --url is the application's`)
     case 'ER_SP_DOES_NOT_EXIST':
       return say(`${oneLine(e.sqlMessage ?? '')}; run \`family-sync migrate up\` first`)
     case 'ER_NO_SUCH_USER':
       return say(`${oneLine(e.sqlMessage ?? '')}; a trigger's or routine's definer was dropped: run \`family-sync verify\` and recreate the objects as an existing user`)
     case 'PROTOCOL_CONNECTION_LOST':
     case 'ECONNRESET':
-      return say(`the connection to ${where} was lost; check the server and run again (every step is safe to repeat)`)
+    case 'ER_CONNECTION_KILLED':
+      return say(`the connection to ${where} was lost (the server restarted, or closed a killed or idle connection); a migration lock went with it and nothing more was changed: run the command again, every step is safe to repeat`)
+    case 'HANDSHAKE_SSL_ERROR':
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+    case 'CERT_HAS_EXPIRED':
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+      return say(`TLS to ${where} failed: the server's certificate could not be verified (${e.code === 'HANDSHAKE_SSL_ERROR' ? oneLine(e.message ?? '') : e.code}); check ssl-ca in --url (ssl-mode=REQUIRED encrypts without verifying)`)
+    case 'ER_OPTION_PREVENTS_STATEMENT':
+      return say(`${oneLine(e.sqlMessage ?? '')}: the server is read-only; run the command on the primary`)
     case 'ER_LOCK_DEADLOCK':
     case 'ER_LOCK_WAIT_TIMEOUT':
       return say(`${oneLine(e.sqlMessage ?? '')} after retries; run again when the write load is lower`)

@@ -22,7 +22,7 @@ class BarProgress implements Progress {
   constructor(stream: NodeJS.WriteStream) {
     const cliProgress = load()
     this.bar = new cliProgress.SingleBar(
-      { stream, format: '{label} [{bar}] {percentage}% | {value}/{total} ids | {detail}', hideCursor: true },
+      { stream, format: '{label} [{bar}] {percentage}% | {value}/{total} rows | {detail}', hideCursor: true },
       cliProgress.Presets.shades_classic,
     )
   }
@@ -49,13 +49,13 @@ class LineProgress implements Progress {
     this.label = label
     this.total = total
     this.lastLine = Date.now()
-    this.stream.write(`${label}: started, ${total} ids to scan\n`)
+    this.stream.write(`${label}: started, ${total} rows to visit\n`)
   }
   update(done: number, detail = '') {
     if (Date.now() - this.lastLine < this.everyMs) return
     this.lastLine = Date.now()
     const percent = this.total > 0 ? Math.floor((done / this.total) * 100) : 100
-    this.stream.write(`${this.label}: ${percent}% (${done}/${this.total} ids)${detail ? ', ' + detail : ''}\n`)
+    this.stream.write(`${this.label}: ${percent}% (${done}/${this.total} rows)${detail ? ', ' + detail : ''}\n`)
   }
   stop(summary?: string) {
     this.stream.write(`${this.label}: done${summary ? ', ' + summary : ''}\n`)

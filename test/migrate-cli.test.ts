@@ -12,6 +12,7 @@ const ALL = [
   '0004_install_drain_procedure',
   '0005_install_drain_event',
   '0006_backfill_family_ids',
+  '0007_queue_retries_and_liveness',
 ]
 
 describe('migrate up / status / down through the CLI', () => {
@@ -32,7 +33,7 @@ describe('migrate up / status / down through the CLI', () => {
 
     const status = await runCli(['migrate', 'status', '--json'], { env: { DATABASE_URL: db.url } })
     expect(status.code).toBe(0)
-    expect(JSON.parse(status.stdout)).toEqual({ executed: ALL, pending: [] })
+    expect(JSON.parse(status.stdout)).toEqual({ executed: ALL, pending: [], objects: [] })
 
     const before = await rows(db.knex, 'SELECT name, executed_at FROM family_sync_migrations ORDER BY name')
     const audit = await rows(db.knex, 'SELECT COUNT(*) AS n FROM family_sync_audit')
@@ -48,7 +49,7 @@ describe('migrate up / status / down through the CLI', () => {
     const one = await runCli(['migrate', 'down', '--url', db.url])
     expect(one.code).toBe(0)
     let status = JSON.parse((await runCli(['migrate', 'status', '--json', '--url', db.url])).stdout)
-    expect(status.pending).toEqual(['0006_backfill_family_ids'])
+    expect(status.pending).toEqual(['0007_queue_retries_and_liveness'])
 
     const all = await runCli(['migrate', 'down', '--to', '0', '--url', db.url])
     expect(all.code).toBe(0)

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, familyOf, type TestDatabase } from './helpers/database.js'
 
 // The bug report's proposed trigger, verbatim. These tests keep the reason for
-// family-sync's design proven: it fails both ways SPEC §1 says.
+// family-sync's design proven: it fails both ways, the NULL comparison and error 1442.
 const REPORT_TRIGGER = `
 CREATE TRIGGER sync_children_family_id
 AFTER UPDATE ON users

@@ -1,17 +1,15 @@
 -- family-sync: inherit_parent_family_id_on_insert
 -- BEFORE INSERT on users: a new child takes its parent's family in the same
--- statement (SPEC §5.2). A parent whose family_id is NULL constrains nothing.
+-- statement. A parent whose family_id is NULL constrains nothing, so the
+-- child keeps the value it was inserted with.
 --
--- Why a locking read: a plain read could see a parent's family that another
--- transaction is changing right now; the child would commit the old family and
--- the queue entry of that change (already drained) would never reach it.
--- LOCK IN SHARE MODE waits for such a change to commit and reads its result.
--- It is the form both MySQL 8 and MariaDB accept inside a subquery.
--- One SET with a scalar subquery rather than a BEGIN ... END block: it runs on
--- every insert, and the compound block measurably costs more per row. A
--- missing parent gives NULL here, without a "no data" warning.
--- The IF ... THEN form the update trigger uses buys nothing here: a child
--- insert runs the lookup anyway, and parent inserts are the rare case.
+-- The parent is read with LOCK IN SHARE MODE: a plain read could see a family
+-- that another transaction is changing right now, and the child would commit
+-- the old family after that change's queue entry had already been applied.
+-- The locking read waits for such a change to commit and reads its result.
+-- LOCK IN SHARE MODE is the spelling both MySQL 8 and MariaDB accept inside a
+-- subquery. A missing parent reads as NULL, with no "no data" warning.
+-- One SET rather than a BEGIN ... END block: it runs for every inserted row.
 CREATE TRIGGER inherit_parent_family_id_on_insert
 BEFORE INSERT ON users
 FOR EACH ROW

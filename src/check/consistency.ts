@@ -1,16 +1,42 @@
-import type { Knex } from 'knex'
+import type { Session } from '../connection/session.js'
+import { CHECK_LIMIT, CHECK_LIMIT_MAX, DRAIN_STALE_SECONDS, QUEUE_MAX_AGE_SECONDS } from '../defaults.js'
+import { lastDrainAgeSeconds } from '../db/drain-runs.js'
+import { COUNT_MISMATCHES, MISMATCH } from '../db/invariant.js'
+import { readIsReplica, readServerInfo, tableExists } from '../db/introspect.js'
+import { countPending, type Scope } from '../db/pending.js'
+import { readPrivileges, visibility } from '../db/privileges.js'
+import { OBJECTS_TABLE, QUEUE_TABLE } from '../db/tables.js'
 import { FamilySyncError } from '../errors.js'
-import { QUEUE_TABLE } from '../objects.js'
-import { tableExists } from '../migrator/storage.js'
-import { COUNT_MISMATCHES, MISMATCH } from '../repair/mismatch.js'
+
+/** An id as JSON can carry it exactly: a number up to 2^53, the digits beyond. */
+export type Id = number | string
 
 export interface MismatchRow {
-  childId: number
+  childId: Id
   childUsername: string | null
-  childFamilyId: number | null
-  parentId: number
+  childFamilyId: Id | null
+  parentId: Id
   parentUsername: string | null
-  parentFamilyId: number
+  parentFamilyId: Id
+}
+
+export interface ParkedEntry {
+  id: Id
+  parentId: Id
+  attempts: number
+  lastError: string | null
+}
+
+export interface QueueStatus {
+  /** Entries waiting to be applied (parked ones not counted). */
+  pending: number
+  oldestAgeSeconds: number | null
+  /** Entries that failed too often: nothing applies them until `drain --retry-parked`. */
+  parked: ParkedEntry[]
+  /** Seconds since any server last ran the drain; null if none ever did. */
+  lastDrainAgeSeconds: number | null
+  /** Whether a drain is expected to run on its own here: the event exists and the server is writable. */
+  drainExpected: boolean
 }
 
 export interface ConsistencyReport {
@@ -19,25 +45,29 @@ export interface ConsistencyReport {
   /** Mismatches that queued work will fix. */
   pendingCount: number
   mismatches: MismatchRow[]
-  queue: { pending: number; oldestAgeSeconds: number | null }
-  familyId: number | null
+  queue: QueueStatus
+  familyId: Id | null
+  /** Why ok is false, one sentence each. */
+  problems: string[]
 }
 
 export interface CheckOptions {
-  familyId?: number
+  familyId?: number | bigint
   /** Sample rows returned, lowest child id first (default 100). */
   limit?: number
-  /** Queued work older than this fails the check (default 60 s, SPEC §6). */
+  /** Queued work older than this fails the check (default 10 s). */
   maxQueueAgeSeconds?: number
+  /** With the drain event expected to run, no drain for this long fails the check (default 10 s). */
+  drainStaleSeconds?: number
 }
 
-const COLUMNS = `c.id AS childId, c.username AS childUsername, c.family_id AS childFamilyId,
-  p.id AS parentId, p.username AS parentUsername, p.family_id AS parentFamilyId`
+const COLUMNS = `CAST(c.id AS CHAR) AS childId, c.username AS childUsername, CAST(c.family_id AS CHAR) AS childFamilyId,
+  CAST(p.id AS CHAR) AS parentId, p.username AS parentUsername, CAST(p.family_id AS CHAR) AS parentFamilyId`
 
 // A per-family check is two index lookups, never a scan of users: children of
 // the family's parents (users.family_id, then users.parent_id) and members of
 // the family whose parent is elsewhere (users.family_id, then the primary key).
-export function scopedMismatches(familyId: number | undefined): { sql: string; bindings: unknown[] } {
+export function scopedMismatches(familyId: number | bigint | undefined): Scope {
   if (familyId === undefined) {
     return { sql: `SELECT ${COLUMNS} FROM users c STRAIGHT_JOIN users p ON p.id = c.parent_id WHERE ${MISMATCH}`, bindings: [] }
   }
@@ -49,73 +79,110 @@ export function scopedMismatches(familyId: number | undefined): { sql: string; b
   }
 }
 
-async function rowsOf<T>(knex: Knex, sql: string, bindings: unknown[]): Promise<T[]> {
-  const [rows] = (await knex.raw(sql, bindings as Knex.RawBinding[])) as [T[]]
-  return rows
+export function idOf(value: unknown): Id {
+  const text = String(value)
+  const n = Number(text)
+  return Number.isSafeInteger(n) ? n : text
+}
+
+const idOrNull = (value: unknown): Id | null => (value === null || value === undefined ? null : idOf(value))
+
+/**
+ * Whether the drain event should be running here, and for how long it has
+ * been able to. An account without EVENT sees no events: then what migrate up
+ * recorded in family_sync_objects stands in.
+ */
+async function drainEvent(session: Session): Promise<{ expected: boolean; sinceSeconds: number | null }> {
+  const server = await readServerInfo(session)
+  if (server.readOnly || (await readIsReplica(session)) === true) return { expected: false, sinceSeconds: null }
+  const seesEvents = visibility(await readPrivileges(session, server.currentUser)).events
+  const [found] = seesEvents
+    ? await session.query<{ age: string | number | null }>(
+        `SELECT TIMESTAMPDIFF(MICROSECOND, LAST_ALTERED, NOW()) / 1000000 AS age FROM information_schema.EVENTS
+         WHERE EVENT_SCHEMA = DATABASE() AND EVENT_NAME = 'family_sync_drain_every_second'`,
+      )
+    : (await tableExists(session, OBJECTS_TABLE))
+      ? await session.query<{ age: string | number | null }>(`SELECT TIMESTAMPDIFF(MICROSECOND, installed_at, NOW(3)) / 1000000 AS age FROM ${OBJECTS_TABLE} WHERE name = 'family_sync_drain_every_second'`)
+      : []
+  return found ? { expected: true, sinceSeconds: found.age === null ? null : Number(found.age) } : { expected: false, sinceSeconds: null }
+}
+
+async function queueStatus(session: Session): Promise<QueueStatus> {
+  const status: QueueStatus = { pending: 0, oldestAgeSeconds: null, parked: [], lastDrainAgeSeconds: null, drainExpected: false }
+  if (!(await tableExists(session, QUEUE_TABLE))) return status
+  const [q] = await session.query<{ pending: number; age: string | number | null }>(
+    `SELECT COUNT(*) AS pending, TIMESTAMPDIFF(MICROSECOND, MIN(enqueued_at), NOW(3)) / 1000000 AS age FROM ${QUEUE_TABLE} WHERE parked_at IS NULL`,
+  )
+  status.pending = Number(q.pending)
+  status.oldestAgeSeconds = q.age === null ? null : Math.max(0, Number(q.age))
+  status.parked = (await session.query<{ id: string; parentId: string; attempts: number; lastError: string | null }>(
+    `SELECT CAST(id AS CHAR) AS id, CAST(parent_id AS CHAR) AS parentId, attempts, last_error AS lastError
+     FROM ${QUEUE_TABLE} WHERE parked_at IS NOT NULL ORDER BY id LIMIT 100`,
+  )).map((row) => ({ id: idOf(row.id), parentId: idOf(row.parentId), attempts: Number(row.attempts), lastError: row.lastError }))
+  status.lastDrainAgeSeconds = await lastDrainAgeSeconds(session)
+  return status
 }
 
 /**
- * SPEC §6's check: counting happens in SQL and at most `limit` rows come back,
- * whatever the size of users. Works before `migrate up` too (no queue yet).
+ * The consistency check: counting happens in SQL and at most `limit` rows
+ * come back, whatever the size of users. Also the queue's health: parked
+ * entries, queued work waiting too long, and a drain that stopped running.
+ * Works before `migrate up` too (no queue yet).
  */
-export async function checkConsistency(knex: Knex, options: CheckOptions = {}): Promise<ConsistencyReport> {
-  const limit = options.limit ?? 100
-  if (!Number.isInteger(limit) || limit < 0) throw new FamilySyncError(`--limit must be a whole number >= 0, got ${limit}`)
-  if (options.familyId !== undefined && !Number.isInteger(options.familyId)) {
-    throw new FamilySyncError(`--family must be a whole number, got ${options.familyId}`)
+export async function checkOnSession(session: Session, options: CheckOptions = {}): Promise<ConsistencyReport> {
+  const limit = options.limit ?? CHECK_LIMIT
+  if (!Number.isSafeInteger(limit) || limit < 0 || limit > CHECK_LIMIT_MAX) throw new FamilySyncError(`limit must be a whole number from 0 to ${CHECK_LIMIT_MAX}, got ${limit}`)
+  if (options.familyId !== undefined && !(typeof options.familyId === 'bigint' || Number.isSafeInteger(options.familyId))) {
+    throw new FamilySyncError(`familyId must be a whole number (a BigInt beyond 2^53), got ${options.familyId}`)
   }
-  const maxAge = options.maxQueueAgeSeconds ?? 60
+  const maxAge = options.maxQueueAgeSeconds ?? QUEUE_MAX_AGE_SECONDS
+  const staleAfter = options.drainStaleSeconds ?? DRAIN_STALE_SECONDS
   const scope = scopedMismatches(options.familyId)
 
-  const countSql = options.familyId === undefined
-    ? COUNT_MISMATCHES
-    : `SELECT COUNT(*) AS n FROM (${scope.sql}) m`
-  const [{ n }] = await rowsOf<{ n: number }>(knex, countSql, scope.bindings)
-  const mismatchCount = Number(n)
+  const countSql = options.familyId === undefined ? COUNT_MISMATCHES : `SELECT COUNT(*) FROM (${scope.sql}) m`
+  const mismatchCount = Number(await session.scalar(countSql, scope.bindings))
   const mismatches = mismatchCount === 0
     ? []
-    : await rowsOf<MismatchRow>(knex, `SELECT * FROM (${scope.sql}) m ORDER BY m.childId LIMIT ?`, [...scope.bindings, limit])
+    : await session.query<Record<string, unknown>>(`SELECT * FROM (${scope.sql}) m ORDER BY CAST(m.childId AS SIGNED) LIMIT ?`, [...scope.bindings, limit])
 
-  const queue = { pending: 0, oldestAgeSeconds: null as number | null }
-  let pendingCount = 0
-  if (await tableExists(knex, QUEUE_TABLE)) {
-    const [q] = await rowsOf<{ pending: number; age: string | number | null }>(
-      knex,
-      `SELECT COUNT(*) AS pending, TIMESTAMPDIFF(MICROSECOND, MIN(enqueued_at), NOW(3)) / 1000000 AS age FROM ${QUEUE_TABLE}`,
-      [],
-    )
-    queue.pending = Number(q.pending)
-    queue.oldestAgeSeconds = q.age === null ? null : Math.max(0, Number(q.age))
-    if (queue.pending > 0 && mismatchCount > 0) pendingCount = await countPending(knex, scope)
+  const queue = await queueStatus(session)
+  const pendingCount = queue.pending > 0 && mismatchCount > 0 ? await countPending(session, scope) : 0
+  const problems: string[] = []
+  if (mismatchCount > pendingCount) problems.push(`${mismatchCount - pendingCount} mismatched children that no queued work will fix: run family-sync repair (and family-sync verify to see why the triggers missed them)`)
+  if (queue.parked.length > 0) {
+    const first = queue.parked[0]
+    problems.push(`${queue.parked.length} queue ${queue.parked.length === 1 ? 'entry is' : 'entries are'} parked after failing ${first.attempts} times (entry ${first.id}, parent ${first.parentId}: ${first.lastError ?? 'unknown error'}): fix the cause, then run family-sync drain --retry-parked`)
   }
-  const ok = mismatchCount === pendingCount && (queue.oldestAgeSeconds === null || queue.oldestAgeSeconds <= maxAge)
-  return { ok, mismatchCount, pendingCount, mismatches: mismatches.map(normalizeRow), queue, familyId: options.familyId ?? null }
-}
-
-// A mismatch is pending when its parent is queued, or when its parent is a
-// pending mismatch itself (the drain re-queues a changed child that has
-// children). UNION, not UNION ALL, stops at a parent_id cycle.
-async function countPending(knex: Knex, scope: { sql: string; bindings: unknown[] }): Promise<number> {
-  const [{ n }] = await rowsOf<{ n: number }>(
-    knex,
-    `WITH RECURSIVE pending (id) AS (
-       SELECT c.id FROM ${QUEUE_TABLE} q JOIN users c ON c.parent_id = q.parent_id JOIN users p ON p.id = c.parent_id WHERE ${MISMATCH}
-       UNION
-       SELECT c.id FROM pending x JOIN users c ON c.parent_id = x.id JOIN users p ON p.id = c.parent_id WHERE ${MISMATCH}
-     )
-     SELECT COUNT(*) AS n FROM pending JOIN (${scope.sql}) m ON m.childId = pending.id`,
-    scope.bindings,
-  )
-  return Number(n)
-}
-
-function normalizeRow(row: MismatchRow): MismatchRow {
+  if (queue.oldestAgeSeconds !== null && queue.oldestAgeSeconds > maxAge) {
+    problems.push(`queued work has waited ${queue.oldestAgeSeconds.toFixed(1)} s (limit ${maxAge} s): the drain is not keeping up or not running; see family-sync verify`)
+  }
+  if (queue.pending > 0 || (await tableExists(session, QUEUE_TABLE))) {
+    const event = await drainEvent(session)
+    queue.drainExpected = event.expected
+    if (event.expected) {
+      const quiet = Math.min(queue.lastDrainAgeSeconds ?? Infinity, event.sinceSeconds ?? Infinity)
+      if (quiet > staleAfter) {
+        problems.push(
+          `no drain has run for ${Number.isFinite(quiet) ? quiet.toFixed(1) + ' s' : 'as long as the event has existed'} although the drain event should run every second ` +
+            '(event scheduler off, event disabled, or every drain failing): see family-sync verify, or run family-sync drain --watch',
+        )
+      }
+    }
+  }
   return {
-    childId: Number(row.childId),
-    childUsername: row.childUsername,
-    childFamilyId: row.childFamilyId === null ? null : Number(row.childFamilyId),
-    parentId: Number(row.parentId),
-    parentUsername: row.parentUsername,
-    parentFamilyId: Number(row.parentFamilyId),
+    ok: problems.length === 0,
+    mismatchCount,
+    pendingCount,
+    mismatches: mismatches.map((row) => ({
+      childId: idOf(row.childId),
+      childUsername: row.childUsername as string | null,
+      childFamilyId: idOrNull(row.childFamilyId),
+      parentId: idOf(row.parentId),
+      parentUsername: row.parentUsername as string | null,
+      parentFamilyId: idOf(row.parentFamilyId),
+    })),
+    queue,
+    familyId: options.familyId === undefined ? null : idOf(options.familyId),
+    problems,
   }
 }

@@ -1,22 +1,22 @@
-import type { Knex } from 'knex'
-import { parseDatabaseUrl, type ConnectionTarget } from '../connection/url.js'
+import type { OpenSession } from '../connection/connect.js'
+import type { Session } from '../connection/session.js'
+import { parseDatabaseUrl, secretsOf, type ConnectionTarget } from '../connection/url.js'
 import { describeError, EXIT_CANNOT_RUN, FamilySyncError } from '../errors.js'
+import { addSecrets, errorLine, scrub } from './output.js'
 
 export interface GlobalOptions {
   url?: string
 }
 
-function resolveUrl(options: GlobalOptions): string {
-  const url = options.url ?? process.env.DATABASE_URL
-  if (!url) throw new FamilySyncError('no database given: pass --url mysql://user:password@host:port/database or set DATABASE_URL')
-  return url
-}
-
 let currentTarget: ConnectionTarget | undefined
 
-/** The database a command works on; remembered so that failures can hide its password. */
+/** The connection URL a command uses; its password is registered for scrubbing before anything can print it. */
 export function resolveTarget(options: GlobalOptions): ConnectionTarget {
-  const target = parseDatabaseUrl(resolveUrl(options))
+  const url = options.url ?? process.env.DATABASE_URL
+  if (!url) throw new FamilySyncError('no database given: pass --url mysql://user:password@host:port/database or set DATABASE_URL')
+  addSecrets(secretsOf(url))
+  const target = parseDatabaseUrl(url)
+  addSecrets([target.password])
   currentTarget = target
   if (target.database === undefined) {
     throw new FamilySyncError('the connection URL names no database: use mysql://user:password@host:port/database')
@@ -24,31 +24,24 @@ export function resolveTarget(options: GlobalOptions): ConnectionTarget {
   return target
 }
 
-/**
- * Opens the connection a command needs, runs it, always closes it, and turns
- * the command's result into the process exit status. knex is loaded here, not
- * at start-up, so commands that need no knex start faster.
- */
-export async function withDatabase(options: GlobalOptions, work: (knex: Knex) => Promise<number>): Promise<void> {
+/** Opens the command's one connection, runs it, always closes it, and sets the exit status it returns. */
+export async function withConnection(options: GlobalOptions, work: (session: Session, target: ConnectionTarget) => Promise<number>): Promise<void> {
   const target = resolveTarget(options)
-  const { openKnex } = await import('../connection/knex.js')
-  const knex = openKnex(target)
+  const { connect } = await import('../connection/connect.js')
+  const open: OpenSession = await connect(target)
   try {
-    process.exitCode = await work(knex)
+    process.exitCode = await work(open.session, target)
   } finally {
-    await knex.destroy()
+    await open.close()
   }
 }
 
-/** One line on stderr, no password, exit 2 (SPEC §6); DEBUG=family-sync adds the stack. */
+/** One line on stderr, no password, exit 2 (or the error's own status); DEBUG=family-sync adds the stack. */
 export function reportFailure(error: unknown): void {
-  const failure = describeError(unwrap(error), currentTarget ?? {})
-  const secret = currentTarget?.password
-  const scrub = (text: string) => (secret ? text.split(secret).join('***') : text)
-  process.stderr.write(`family-sync: ${scrub(failure.message)}\n`)
-  if (/family-sync|\*/.test(process.env.DEBUG ?? '')) {
-    process.stderr.write(scrub(String((unwrap(error) as Error)?.stack ?? error)) + '\n')
-  }
+  const cause = unwrap(error)
+  const failure = describeError(cause, currentTarget ?? {})
+  errorLine(`family-sync: ${failure.message}`)
+  if (/family-sync|\*/.test(process.env.DEBUG ?? '')) process.stderr.write(scrub(String((cause as Error)?.stack ?? cause)) + '\n')
   process.exitCode = failure.exitCode ?? EXIT_CANNOT_RUN
 }
 
@@ -57,15 +50,4 @@ function unwrap(error: unknown): unknown {
   let current = error as { cause?: unknown; name?: string }
   while (current && current.name === 'MigrationError' && current.cause) current = current.cause as typeof current
   return current
-}
-
-export function parseWholeNumber(flag: string) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value)) throw new FamilySyncError(`${flag} takes a whole number, got '${value}'`)
-    return Number(value)
-  }
-}
-
-export function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value, null, 2) + '\n')
 }

@@ -1,7 +1,15 @@
+import { driverTls, type DriverTls } from './tls.js'
 import type { ConnectionTarget } from './url.js'
 
-/** mysql2's options for a target: one place, whether knex or a bare connection opens it. */
-export function driverOptions(target: ConnectionTarget, connectTimeoutMs = 5000) {
+export const CONNECT_TIMEOUT_MS = 5000
+
+/**
+ * mysql2's options for a target: one place, whether the CLI or knexfile.ts
+ * opens the connection. `tlsForPreferred` decides what PREFERRED means for a
+ * caller that cannot retry in plaintext (knexfile.ts): plaintext.
+ */
+export function driverOptions(target: ConnectionTarget, options: { tlsForPreferred?: boolean } = {}) {
+  const ssl: DriverTls | undefined = target.tls.mode === 'PREFERRED' && !options.tlsForPreferred ? undefined : driverTls(target.tls)
   return {
     host: target.host,
     port: target.port,
@@ -9,8 +17,9 @@ export function driverOptions(target: ConnectionTarget, connectTimeoutMs = 5000)
     password: target.password,
     database: target.database,
     socketPath: target.socketPath,
-    connectTimeout: connectTimeoutMs,
+    connectTimeout: CONNECT_TIMEOUT_MS,
     supportBigNumbers: true,
     dateStrings: true,
-  } as const
+    ...(ssl ? { ssl } : {}),
+  }
 }

@@ -1,5 +1,16 @@
 import { FamilySyncError } from '../errors.js'
 
+export type SslMode = 'DISABLED' | 'PREFERRED' | 'REQUIRED' | 'VERIFY_CA' | 'VERIFY_IDENTITY'
+export const SSL_MODES: readonly SslMode[] = ['DISABLED', 'PREFERRED', 'REQUIRED', 'VERIFY_CA', 'VERIFY_IDENTITY']
+
+export interface TlsSettings {
+  mode: SslMode
+  /** File paths, as the mysql client takes them. */
+  ca?: string
+  cert?: string
+  key?: string
+}
+
 export interface ConnectionTarget {
   host: string
   port: number
@@ -7,39 +18,111 @@ export interface ConnectionTarget {
   password: string
   database: string | undefined
   socketPath: string | undefined
+  tls: TlsSettings
 }
 
+// The URL parameters family-sync understands, named as the mysql client names
+// its options. Anything else is refused: a misspelt ssl-mode silently ignored
+// would mean a plaintext connection nobody asked for.
+const PARAMETERS = ['ssl-mode', 'ssl-ca', 'ssl-cert', 'ssl-key', 'socket'] as const
+const SHAPE = 'mysql://user:password@host:port/database'
+
 /**
- * Reads `mysql://user:pass@host:port/db`. Any failure names the URL without
- * its password, and the password is never echoed back.
+ * Reads `mysql://user:pass@host:port/db?ssl-mode=...`. A failure names the
+ * URL with its password replaced; the password itself is never echoed back.
  */
 export function parseDatabaseUrl(url: string): ConnectionTarget {
+  const shown = redactUrl(url)
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase()
+  if (scheme === undefined) {
+    throw new FamilySyncError(`malformed connection URL '${shown}': expected ${SHAPE}`)
+  }
+  if (scheme !== 'mysql' && scheme !== 'mariadb') {
+    throw new FamilySyncError(`unsupported URL scheme '${scheme}:' in '${shown}': use ${SHAPE}`)
+  }
   let parsed: URL
   try {
     parsed = new URL(url)
   } catch {
-    // Not echoed: a URL that does not parse cannot be redacted reliably.
-    throw new FamilySyncError('malformed connection URL (not shown, it may hold a password): expected mysql://user:password@host:port/database')
+    throw new FamilySyncError(`malformed connection URL '${shown}': expected ${SHAPE}`)
   }
-  if (parsed.protocol !== 'mysql:' && parsed.protocol !== 'mariadb:') {
-    throw new FamilySyncError(`unsupported URL scheme '${parsed.protocol}' in '${redactUrl(url)}': use mysql://user:password@host:port/database`)
-  }
-  const port = parsed.port === '' ? 3306 : Number(parsed.port)
   const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || undefined
   if (database !== undefined && database.includes('/')) {
-    throw new FamilySyncError(`malformed connection URL '${redactUrl(url)}': the path must be a single database name`)
+    throw new FamilySyncError(`malformed connection URL '${shown}': the path must be a single database name`)
+  }
+  const params = new Map<string, string>()
+  for (const [key, value] of parsed.searchParams) {
+    if (!(PARAMETERS as readonly string[]).includes(key)) {
+      throw new FamilySyncError(`unknown parameter '${key}' in the connection URL: family-sync knows ${PARAMETERS.join(', ')}`)
+    }
+    if (params.has(key)) throw new FamilySyncError(`parameter '${key}' is given twice in the connection URL`)
+    params.set(key, value)
   }
   return {
     host: decodeURIComponent(parsed.hostname.replace(/^\[|\]$/g, '')) || '127.0.0.1',
-    port,
+    port: parsed.port === '' ? 3306 : Number(parsed.port),
     user: decodeURIComponent(parsed.username) || 'root',
     password: decodeURIComponent(parsed.password),
     database,
-    socketPath: parsed.searchParams.get('socket') ?? undefined,
+    socketPath: params.get('socket'),
+    tls: tlsSettings(params),
   }
 }
 
-/** The URL with its password replaced, for messages and logs. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z0-9+.-]+:\/\/[^:@/]*:)[^@]*@/i, '$1***@')
+function tlsSettings(params: Map<string, string>): TlsSettings {
+  const ca = params.get('ssl-ca')
+  const requested = params.get('ssl-mode')?.toUpperCase()
+  if (requested !== undefined && !(SSL_MODES as readonly string[]).includes(requested)) {
+    throw new FamilySyncError(`ssl-mode=${params.get('ssl-mode')} is not a mode: use one of ${SSL_MODES.join(', ')}`)
+  }
+  // As the mysql client does: a CA file alone means "verify the server against it".
+  const mode = (requested ?? (ca ? 'VERIFY_CA' : 'PREFERRED')) as SslMode
+  if ((mode === 'VERIFY_CA' || mode === 'VERIFY_IDENTITY') && !ca) {
+    throw new FamilySyncError(`ssl-mode=${mode} needs the CA certificate: add ssl-ca=/path/to/ca.pem to the connection URL`)
+  }
+  if (mode === 'DISABLED' && (ca || params.has('ssl-cert') || params.has('ssl-key'))) {
+    throw new FamilySyncError('ssl-mode=DISABLED cannot be combined with ssl-ca, ssl-cert or ssl-key')
+  }
+  if (params.has('ssl-cert') !== params.has('ssl-key')) {
+    throw new FamilySyncError('ssl-cert and ssl-key go together: give both or neither')
+  }
+  return { mode, ca, cert: params.get('ssl-cert'), key: params.get('ssl-key') }
+}
+
+/**
+ * Where the password sits in anything that looks like a connection string:
+ * `mysql://u:p@h`, `jdbc:mysql://u:p@h`, `mysql:u:p@h`, `u:p@h/db`, and a
+ * password holding an unencoded `@` (the host follows the last `@`).
+ */
+function passwordSpan(text: string): [start: number, end: number] | null {
+  const scheme = /^(?:[a-z][a-z0-9+.-]*:)*(?:\/\/)?/i.exec(text)?.[0] ?? ''
+  // A scheme-less "user:pw@host" reads like a scheme "user:"; try both.
+  for (const offset of new Set([scheme.length, 0])) {
+    const rest = text.slice(offset)
+    let at = rest.lastIndexOf('@')
+    while (at > 0 && !/^[\w.\-[\]:%]+(?:[/?#]|$)/.test(rest.slice(at + 1))) at = rest.lastIndexOf('@', at - 1)
+    const colon = rest.indexOf(':')
+    if (at > 0 && colon !== -1 && colon < at) return [offset + colon + 1, offset + at]
+  }
+  return null
+}
+
+/** The text with any connection-string password replaced by ***. */
+export function redactUrl(text: string): string {
+  const span = passwordSpan(text)
+  return span ? text.slice(0, span[0]) + '***' + text.slice(span[1]) : text
+}
+
+/** The password of a connection string, as written and as decoded, for scrubbing output. */
+export function secretsOf(text: string): string[] {
+  const span = passwordSpan(text)
+  if (!span) return []
+  const raw = text.slice(span[0], span[1])
+  let decoded = raw
+  try {
+    decoded = decodeURIComponent(raw)
+  } catch {
+    // A stray % is not an escape: the raw form is the secret.
+  }
+  return [...new Set([raw, decoded])].filter((secret) => secret !== '')
 }

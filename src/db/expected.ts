@@ -1,5 +1,5 @@
-import { createStatementOf, type StoredObject } from '../objects.js'
-import { normalizeSql } from '../sql/script.js'
+import type { Catalogue, StoredObject } from './catalogue.js'
+import { normalizeSql } from '../sql/lexer.js'
 
 /**
  * What the server should hold for an object, read from its file in triggers/:
@@ -10,27 +10,38 @@ export interface ExpectedObject {
   header: Record<string, string>
 }
 
-export function expectedOf(object: StoredObject): ExpectedObject {
-  const create = createStatementOf(object.name)
+export function expectedOf(catalogue: Catalogue, object: StoredObject): ExpectedObject {
+  const create = catalogue.createStatement(object.name)
   if (object.kind === 'trigger') {
     const m = /^CREATE\s+TRIGGER\s+`?\w+`?\s+(BEFORE|AFTER)\s+(INSERT|UPDATE|DELETE)\s+ON\s+`?(\w+)`?\s+FOR\s+EACH\s+ROW\s+([\s\S]*)$/i.exec(create)
     if (!m) throw new Error(`triggers/${object.name}.sql: cannot read the trigger header`)
     return { body: normalizeSql(m[4]), header: { timing: m[1].toUpperCase(), event: m[2].toUpperCase(), table: m[3].toLowerCase() } }
   }
   if (object.kind === 'procedure') {
-    const m = /^CREATE\s+PROCEDURE\s+`?\w+`?\s*\(([\s\S]*?)\)([\s\S]*?)\b(BEGIN\b[\s\S]*)$/i.exec(create)
-    if (!m) throw new Error(`triggers/${object.name}.sql: cannot read the procedure header`)
-    return { body: normalizeSql(m[3]), header: { parameters: normalizeParameters(m[1]) } }
+    const head = /^CREATE\s+PROCEDURE\s+`?\w+`?\s*\(/i.exec(create)
+    const close = head ? closingParen(create, head[0].length) : -1
+    if (!head || close === -1) throw new Error(`triggers/${object.name}.sql: cannot read the procedure header`)
+    const rest = create.slice(close + 1).replace(/^\s*MODIFIES\s+SQL\s+DATA\s+/i, '')
+    return { body: normalizeSql(rest), header: { parameters: normalizeParameters(create.slice(head[0].length, close)) } }
   }
   const m = /^CREATE\s+EVENT\s+`?\w+`?\s+ON\s+SCHEDULE\s+EVERY\s+(\d+)\s+(\w+)[\s\S]*?\bDO\s+([\s\S]*)$/i.exec(create)
   if (!m) throw new Error(`triggers/${object.name}.sql: cannot read the event header`)
   return { body: normalizeSql(m[3]), header: { every: `${m[1]} ${m[2].toUpperCase()}` } }
 }
 
+/** Where the parenthesis opened just before `from` closes: parameter types have parentheses of their own. */
+function closingParen(text: string, from: number): number {
+  for (let depth = 1, i = from; i < text.length; i++) {
+    if (text[i] === '(') depth++
+    else if (text[i] === ')' && --depth === 0) return i
+  }
+  return -1
+}
+
 /** `IN a INT, OUT b INT` and information_schema's parameters in one comparable form. */
 export function normalizeParameters(list: string): string {
   return list
-    .split(',')
+    .split(/,(?![^(]*\))/)
     .map((p) => p.trim().toLowerCase().replace(/\s+/g, ' ').replace(/\b(tinyint|smallint|mediumint|int|bigint)\(\d+\)/g, '$1'))
     .filter((p) => p !== '')
     .join(',')

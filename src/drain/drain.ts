@@ -1,6 +1,6 @@
-import type { Knex } from 'knex'
-import { withSession } from '../connection/session.js'
-import { withDeadlockRetry } from '../repair/retry.js'
+import type { Session } from '../connection/session.js'
+import { DRAIN_ENTRIES_PER_CALL } from '../defaults.js'
+import { QUEUE_TABLE } from '../db/tables.js'
 
 export interface DrainOptions {
   /** Queue entries one procedure call applies at most. */
@@ -10,73 +10,45 @@ export interface DrainOptions {
 export interface DrainResult {
   applied: number
   calls: number
-  retries: number
   durationMs: number
+  /** Entries that failed and wait for their retry. */
+  retrying: number
+  /** Entries that failed too often and wait for `drain --retry-parked`. */
+  parked: number
 }
 
 /**
- * One procedure call: each entry it applies is its own transaction inside
- * family_sync_drain, so stopping between calls never leaves half an entry.
+ * One procedure call. Each entry it applies is its own transaction (or a few,
+ * for a big family) inside family_sync_drain, and an entry that fails is
+ * marked there, so a call never fails because of one entry.
  */
-export async function drainOnce(knex: Knex, entriesPerCall = 500): Promise<{ applied: number; retries: number }> {
-  const { value, retries } = await withDeadlockRetry(() =>
-    withSession(knex, async (session) => {
-      await session.query('CALL family_sync_drain(?, @family_sync_applied)', [entriesPerCall])
-      const [row] = await session.query<{ applied: number | null }>('SELECT @family_sync_applied AS applied')
-      return Number(row.applied ?? 0)
-    }),
+export async function drainCall(session: Session, entriesPerCall: number, pollSeconds = 0): Promise<number> {
+  await session.run('CALL family_sync_drain(?, ?, @family_sync_applied)', [entriesPerCall, pollSeconds])
+  return Number(await session.scalar('SELECT @family_sync_applied'))
+}
+
+export async function failingEntries(session: Session): Promise<{ retrying: number; parked: number }> {
+  const [row] = await session.query<{ retrying: number | null; parked: number | null }>(
+    `SELECT SUM(parked_at IS NULL AND attempts > 0) AS retrying, SUM(parked_at IS NOT NULL) AS parked FROM ${QUEUE_TABLE}`,
   )
-  return { applied: value, retries }
+  return { retrying: Number(row?.retrying ?? 0), parked: Number(row?.parked ?? 0) }
 }
 
-// The one loop behind drainSyncQueue and watchSyncQueue: call, count, and
-// ask `more` whether to call again.
-async function drainLoop(knex: Knex, perCall: number, more: (applied: number, result: DrainResult) => Promise<boolean>): Promise<DrainResult> {
+/** Drains until the queue has nothing this session can take now. */
+export async function drainOnSession(session: Session, options: DrainOptions = {}): Promise<DrainResult> {
   const started = Date.now()
-  const result: DrainResult = { applied: 0, calls: 0, retries: 0, durationMs: 0 }
-  let again = true
-  while (again) {
-    const { applied, retries } = await drainOnce(knex, perCall)
-    result.calls++
-    result.applied += applied
-    result.retries += retries
-    again = await more(applied, result)
+  const perCall = options.entriesPerCall ?? DRAIN_ENTRIES_PER_CALL
+  let applied = 0
+  let calls = 0
+  for (let last = perCall; last === perCall; calls++) {
+    last = await drainCall(session, perCall)
+    applied += last
   }
-  result.durationMs = Date.now() - started
-  return result
+  return { applied, calls, durationMs: Date.now() - started, ...(await failingEntries(session)) }
 }
 
-/** Drains until the queue has nothing this session can take. */
-export async function drainSyncQueue(knex: Knex, options: DrainOptions = {}): Promise<DrainResult> {
-  const perCall = options.entriesPerCall ?? 500
-  return drainLoop(knex, perCall, async (applied) => applied === perCall)
-}
-
-export interface WatchOptions extends DrainOptions {
-  signal: AbortSignal
-  idleMs?: number
-  onApplied?: (applied: number, total: number) => void
-}
-
-/** Keeps draining until the signal aborts; the call in hand finishes first. */
-export async function watchSyncQueue(knex: Knex, options: WatchOptions): Promise<DrainResult> {
-  const perCall = options.entriesPerCall ?? 500
-  if (options.signal.aborted) return { applied: 0, calls: 0, retries: 0, durationMs: 0 }
-  return drainLoop(knex, perCall, async (applied, result) => {
-    if (applied > 0) options.onApplied?.(applied, result.applied)
-    if (applied < perCall) await sleep(options.idleMs ?? 200, options.signal)
-    return !options.signal.aborted
-  })
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, { once: true })
-  })
+/** Puts parked entries back in line: their next drain tries them again, five more times. */
+export async function unparkEntries(session: Session): Promise<number> {
+  const result = await session.run(`UPDATE ${QUEUE_TABLE} SET parked_at = NULL, attempts = 0, retry_at = NULL WHERE parked_at IS NOT NULL`)
+  return result.affectedRows
 }

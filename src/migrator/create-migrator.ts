@@ -1,47 +1,35 @@
-import type { Knex } from 'knex'
-import { Umzug } from 'umzug'
-import { migrations } from '../../migrations/index.js'
-import type { Progress } from '../progress.js'
-import { createContext, type MigrationContext, type Reporter } from './context.js'
-import { MigrationLock } from './lock.js'
-import { KnexStorage } from './storage.js'
-
-export interface MigratorOptions {
-  /** How long a second `migrate` waits for the lock before failing (default 120 s). */
-  lockTimeoutSeconds?: number
-  reporter?: Reporter
-  progress?: Progress
-  /** Target duration of one backfill batch. */
-  batchMs?: number
-}
-
-const LOCKED_COMMANDS = new Set(['up', 'down'])
+import { withKnexSession, type KnexLike } from '../connection/knex-session.js'
+import {
+  downOnSession,
+  statusOnSession,
+  upOnSession,
+  type DownOptions,
+  type DownResult,
+  type MigrationStatus,
+  type MigratorOptions,
+  type UpOptions,
+  type UpResult,
+} from './migrator.js'
 
 /**
- * An Umzug instance over the application's knex. `up` and `down` hold a MySQL
- * named lock for the whole command, so concurrent pipeline pods serialise and
- * each then sees what the others recorded.
+ * family-sync's migrations, driven from an application's own knex. Each call
+ * borrows one connection for its whole length: the migration lock and the
+ * work share it, so a pool of one connection is enough, and the lock goes
+ * with the connection if the process dies.
  */
-export function createMigrator(knex: Knex, options: MigratorOptions = {}): Umzug<MigrationContext> {
-  const context = createContext('apply', knex, options)
-  const lock = new MigrationLock(knex, options.lockTimeoutSeconds ?? 120)
-  const umzug = new Umzug<MigrationContext>({
-    migrations: migrations.map((m) => ({
-      name: m.name,
-      up: ({ context: ctx }) => m.up(ctx),
-      down: ({ context: ctx }) => m.down(ctx),
-    })),
-    context,
-    storage: new KnexStorage(knex),
-    logger: undefined,
-  })
-  umzug.on('beforeCommand', async ({ command }) => {
-    if (LOCKED_COMMANDS.has(command)) await lock.acquire()
-  })
-  umzug.on('afterCommand', async ({ command }) => {
-    if (LOCKED_COMMANDS.has(command)) await lock.release()
-  })
-  return umzug
+export interface FamilySyncMigrator {
+  /** What ran, and what `up` would do now (pending migrations and stored objects). */
+  status(): Promise<MigrationStatus>
+  /** Pending migrations, then stored objects that are missing or differ from triggers/. */
+  up(options?: UpOptions): Promise<UpResult>
+  /** One migration by default; `{ to: 0 }` reverts all. */
+  down(options?: DownOptions): Promise<DownResult>
 }
 
-export { migrations }
+export function createMigrator(knex: KnexLike, options: MigratorOptions = {}): FamilySyncMigrator {
+  return {
+    status: () => withKnexSession(knex, (session) => statusOnSession(session, options)),
+    up: (up) => withKnexSession(knex, (session) => upOnSession(session, up, options)),
+    down: (down) => withKnexSession(knex, (session) => downOnSession(session, down, options)),
+  }
+}

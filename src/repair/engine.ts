@@ -1,18 +1,23 @@
-import type { Knex } from 'knex'
-import { withSession, type Session } from '../connection/session.js'
+import type { Session } from '../connection/session.js'
+import { BATCH_MS } from '../defaults.js'
+import { CHILD_PARENT_JOIN, COUNT_MISMATCHES, MISMATCH } from '../db/invariant.js'
+import { countPending } from '../db/pending.js'
+import { tableExists } from '../db/introspect.js'
+import { QUEUE_TABLE } from '../db/tables.js'
 import { silentProgress, type Progress } from '../progress.js'
-import { AUDIT_TABLE } from '../objects.js'
-import { withDeadlockRetry } from './retry.js'
-import { COUNT_MISMATCHES, FIRST_MISMATCH, SETTLED_MISMATCHES_IN_RANGE } from './mismatch.js'
+import { auditStatement, lockBatch, updateStatement } from './batch.js'
+import { withRetry } from './retry.js'
 
 export interface RepairOptions {
-  /** Report what would change and change nothing. */
+  /** Count what would change and change nothing. */
   dryRun?: boolean
   /** Target duration of one batch transaction; batch sizes adapt to it. */
   batchMs?: number
   /** Written to family_sync_audit.reason. */
   reason?: 'repair' | 'backfill' | 'down'
   progress?: Progress
+  /** Runs before each batch; throwing stops the repair between two batches (a lost migration lock). */
+  beforeBatch?: () => Promise<void>
 }
 
 export interface RepairResult {
@@ -23,154 +28,161 @@ export interface RepairResult {
   dryRun: boolean
   passes: number
   retries: number
+  /** Mismatches left that no queued work will fix. */
   remaining: number
+  /** Mismatches left that queued work will fix (the drain is on it). */
+  pending: number
 }
 
-const FIRST_BATCH_IDS = 1000
-const MIN_BATCH_IDS = 50
-const MAX_BATCH_IDS = 1_000_000
+const FIRST_BATCH_ROWS = 1000
+const MIN_BATCH_ROWS = 50
+const MAX_BATCH_ROWS = 200_000
 // A chain deeper than this is not a family tree; the rest is left for a rerun.
 const MAX_PASSES = 100
+// Passes in a row that changed nothing because the application held the rows.
+const MAX_IDLE_PASSES = 5
 
-async function scalar(knex: Knex, sql: string, bindings: Knex.RawBinding[] = []): Promise<number | null> {
-  const [rows] = (await knex.raw(sql, bindings)) as [Array<Record<string, unknown>>]
-  const value = Object.values(rows[0] ?? {})[0]
-  return value === null || value === undefined ? null : Number(value)
+/**
+ * Ids travel as text and are bound as BigInt: exact up to 2^63 whatever the
+ * driver's number settings, and compared as integers by the server (a quoted
+ * string would be compared as a double).
+ */
+type Id = bigint
+
+export function nextBatchSize(size: number, elapsedMs: number, targetMs: number): number {
+  const factor = Math.min(2, Math.max(0.5, targetMs / Math.max(elapsedMs, 1)))
+  return Math.min(MAX_BATCH_ROWS, Math.max(MIN_BATCH_ROWS, Math.round(size * factor)))
+}
+
+/** The id `size` rows after `after` (or from the start): batches follow the rows that exist, not the span of ids. */
+async function batchEnd(session: Session, after: Id | null, size: number): Promise<Id | null> {
+  const id = after === null
+    ? await session.scalar<string>('SELECT CAST(id AS CHAR) FROM users ORDER BY id LIMIT 1 OFFSET ?', [size - 1])
+    : await session.scalar<string>('SELECT CAST(id AS CHAR) FROM users WHERE id > ? ORDER BY id LIMIT 1 OFFSET ?', [after, size - 1])
+  return id === null ? null : BigInt(id)
+}
+
+function rangeOf(after: Id | null, upTo: Id | null): { sql: string; bindings: Id[] } {
+  const bounds: Array<[string, Id | null]> = [['c.id > ?', after], ['c.id <= ?', upTo]]
+  const given = bounds.filter((bound): bound is [string, Id] => bound[1] !== null)
+  return { sql: given.length ? given.map(([sql]) => sql).join(' AND ') : 'TRUE', bindings: given.map(([, id]) => id) }
 }
 
 /**
- * Repairs every mismatch (SPEC §2) in short transactions over primary-key
- * ranges, each sized to about `batchMs`, writing one audit row per changed
- * row with its old value. Rerunning it after a crash simply continues: each
- * batch commits its changes and their audit rows together.
+ * One short transaction: lock the batch's settled mismatches without ever
+ * waiting (a row the application holds is skipped for a later pass), then
+ * audit and update exactly those rows. A transaction that never waits can
+ * never be part of a deadlock, so the application's statements never become
+ * its victims. The triggers skip their per-row lookup for this connection
+ * only, because each value is already taken from the locked parent.
  */
-export async function repairFamilyIds(knex: Knex, options: RepairOptions = {}): Promise<RepairResult> {
+async function applyBatch(session: Session, lockSql: string, bindings: unknown[], reason: string): Promise<number> {
+  await session.run('START TRANSACTION')
+  try {
+    await session.run('SET @family_sync_repairing = CONNECTION_ID()')
+    const ids = (await session.query<{ id: string }>(lockSql, bindings)).map((row) => BigInt(row.id))
+    let changed = 0
+    if (ids.length > 0) {
+      const audited = await session.run(auditStatement('c.id IN (?)'), [reason, ids])
+      const updated = await session.run(updateStatement('c.id IN (?)'), [ids])
+      if (updated.affectedRows !== audited.affectedRows) {
+        // Rolling back keeps the promise of one exact audit row per changed row.
+        throw Object.assign(new Error(`audit drift: ${audited.affectedRows} audit rows for ${updated.affectedRows} changed rows`), { code: 'FAMILY_SYNC_AUDIT_DRIFT' })
+      }
+      changed = updated.affectedRows
+    }
+    await session.run('COMMIT')
+    return changed
+  } catch (error) {
+    await session.run('ROLLBACK').catch(() => {})
+    throw error
+  } finally {
+    await session.run('SET @family_sync_repairing = NULL').catch(() => {})
+  }
+}
+
+// Mismatches whose parent is itself a mismatch all round: a parent_id cycle.
+// Fixing its lowest row alone settles the rest on the next pass.
+const FIRST_UNSETTLED = `SELECT CAST(c.id AS CHAR) AS id FROM ${CHILD_PARENT_JOIN} WHERE ${MISMATCH} ORDER BY c.id LIMIT 1 FOR UPDATE SKIP LOCKED`
+
+async function leftOver(session: Session): Promise<{ remaining: number; pending: number }> {
+  const all = Number(await session.scalar(COUNT_MISMATCHES))
+  if (all === 0 || !(await tableExists(session, QUEUE_TABLE))) return { remaining: all, pending: 0 }
+  const pending = await countPending(session, { sql: `SELECT c.id AS childId FROM ${CHILD_PARENT_JOIN} WHERE ${MISMATCH}`, bindings: [] })
+  return { remaining: all - pending, pending }
+}
+
+/**
+ * Repairs every mismatch in short transactions over consecutive rows, each
+ * sized to about `batchMs`, writing one audit row per changed row with its
+ * old value. Its time follows the number of rows, not the span of their ids.
+ * Rerunning it after a crash simply continues: each batch commits its
+ * changes and their audit rows together. Under steady application writes it
+ * ends when what is left is queued work, and reports that as pending.
+ */
+export async function repairOnSession(session: Session, options: RepairOptions = {}): Promise<RepairResult> {
   const started = Date.now()
-  const targetMs = options.batchMs ?? 100
+  const targetMs = options.batchMs ?? BATCH_MS
   const reason = options.reason ?? 'repair'
   const progress = options.progress ?? silentProgress
-  const result: RepairResult = { fixed: 0, batches: 0, maxBatchMs: 0, durationMs: 0, dryRun: !!options.dryRun, passes: 0, retries: 0, remaining: 0 }
-
+  const result: RepairResult = { fixed: 0, batches: 0, maxBatchMs: 0, durationMs: 0, dryRun: !!options.dryRun, passes: 0, retries: 0, remaining: 0, pending: 0 }
   if (options.dryRun) {
-    result.fixed = (await scalar(knex, COUNT_MISMATCHES)) ?? 0
-    result.remaining = result.fixed
+    Object.assign(result, await leftOver(session))
+    result.fixed = result.remaining + result.pending
+    result.durationMs = Date.now() - started
+    return result
+  }
+  if ((await session.scalar(`SELECT c.id FROM ${CHILD_PARENT_JOIN} WHERE ${MISMATCH} LIMIT 1`)) === null) {
     result.durationMs = Date.now() - started
     return result
   }
 
-  let size = FIRST_BATCH_IDS
-  // Known only when a pass finds nothing left to start from; otherwise counted at the end.
-  let remaining: number | null = null
+  const total = Number(await session.scalar('SELECT COUNT(*) FROM users'))
+  let size = FIRST_BATCH_ROWS
+  let idle = 0
   while (result.passes < MAX_PASSES) {
-    // ORDER BY ... LIMIT 1 walks the primary key and stops at the first hit;
-    // MIN() over the join reads the whole table even when the answer is its first row.
-    const from = await scalar(knex, FIRST_MISMATCH)
-    if (from === null) {
-      remaining = 0
-      break
-    }
-    const last = (await scalar(knex, 'SELECT MAX(id) AS n FROM users')) ?? from
     result.passes++
     let fixedThisPass = 0
-    progress.start(last - from + 1, `${reason} pass ${result.passes}`)
-    for (let lo = from; lo <= last; ) {
-      const hi = lo + size
+    let visited = 0
+    progress.start(total, `${reason} pass ${result.passes}`)
+    for (let after: Id | null = null, done = false; !done; ) {
+      await options.beforeBatch?.()
       const batchStart = Date.now()
-      const { value: changed, retries } = await withDeadlockRetry(() => applyBatch(knex, lo, hi, reason))
+      const upTo = await batchEnd(session, after, size)
+      const range = rangeOf(after, upTo)
+      const { value: changed, retries } = await withRetry(() => applyBatch(session, lockBatch(range.sql), range.bindings, reason))
       const elapsed = Date.now() - batchStart
       result.retries += retries
       result.batches++
       result.maxBatchMs = Math.max(result.maxBatchMs, elapsed)
-      fixedThisPass += changed
       result.fixed += changed
+      fixedThisPass += changed
+      visited = Math.min(total, visited + size)
       size = nextBatchSize(size, elapsed, targetMs)
-      lo = hi
-      progress.update(Math.min(lo, last + 1) - from, `${result.fixed} fixed`)
+      progress.update(visited, `${result.fixed} fixed`)
+      after = upTo
+      done = upTo === null
     }
     progress.stop(`${result.fixed} fixed in ${result.batches} batches`)
+
+    const left = await leftOver(session)
+    Object.assign(result, left)
+    if (left.remaining === 0) break
     if (fixedThisPass === 0) {
-      // Only mismatches whose parent is itself a mismatch remain: a parent_id
-      // cycle. Fixing its lowest row alone settles the rest on the next pass.
-      const { value: broke, retries } = await withDeadlockRetry(() => applyFirstMismatch(knex, reason))
+      await options.beforeBatch?.()
+      const { value: broke, retries } = await withRetry(() => applyBatch(session, FIRST_UNSETTLED, [], reason))
       result.retries += retries
       result.fixed += broke
-      if (broke === 0) break
+      if (broke === 0) {
+        // Everything left is held by the application right now: give it a moment.
+        if (++idle >= MAX_IDLE_PASSES) break
+        await new Promise((resolve) => setTimeout(resolve, 100 * idle))
+      }
+    } else {
+      idle = 0
     }
   }
-  result.remaining = remaining ?? (await scalar(knex, COUNT_MISMATCHES)) ?? 0
+  if (result.passes >= MAX_PASSES) Object.assign(result, await leftOver(session))
   result.durationMs = Date.now() - started
   return result
-}
-
-function nextBatchSize(size: number, elapsedMs: number, targetMs: number): number {
-  const factor = Math.min(2, Math.max(0.5, targetMs / Math.max(elapsedMs, 1)))
-  return Math.min(MAX_BATCH_IDS, Math.max(MIN_BATCH_IDS, Math.round(size * factor)))
-}
-
-/**
- * One repair transaction on a pinned connection. The session flag that lets the
- * triggers skip their per-row work is set inside it and cleared in `finally`,
- * so a connection returned to the application's pool never carries it.
- */
-async function inRepairTransaction(knex: Knex, work: (session: Session) => Promise<number>): Promise<number> {
-  return withSession(knex, async (session) => {
-    // Outside the transaction: MySQL with GTIDs refuses CREATE TEMPORARY TABLE inside one.
-    await session.query(BATCH_TABLE_DDL)
-    try {
-      await session.query('START TRANSACTION')
-      await session.query('SET @family_sync_repairing = 1')
-      const changed = await work(session)
-      await session.query('COMMIT')
-      return changed
-    } catch (error) {
-      await session.query('ROLLBACK').catch(() => {})
-      throw error
-    } finally {
-      await session.query('SET @family_sync_repairing = NULL').catch(() => {})
-    }
-  })
-}
-
-async function applyBatch(knex: Knex, lo: number, hi: number, reason: string): Promise<number> {
-  return inRepairTransaction(knex, async (session) => {
-    // Children first, with exclusive locks, then parents (read by the join):
-    // the order the application's child writes take, so neither waits on the other in a cycle.
-    await session.query('SELECT COUNT(*) AS n FROM users WHERE id >= ? AND id < ? FOR UPDATE', [lo, hi])
-    return auditThenUpdate(session, SETTLED_MISMATCHES_IN_RANGE, [lo, hi], reason)
-  })
-}
-
-async function applyFirstMismatch(knex: Knex, reason: string): Promise<number> {
-  return inRepairTransaction(knex, async (session) => {
-    const rows = await session.query<{ user_id: number }>(`${FIRST_MISMATCH} FOR UPDATE`)
-    if (rows.length === 0) return 0
-    const one = `SELECT m.* FROM (${FIRST_MISMATCH}) m WHERE m.user_id = ? LIMIT 18446744073709551615`
-    return auditThenUpdate(session, one, [rows[0].user_id], reason)
-  })
-}
-
-// The batch's rows are computed once into a per-session table, then audited
-// and applied from it: the join runs once per batch instead of twice.
-const BATCH_TABLE = 'family_sync_batch'
-const BATCH_TABLE_DDL = `CREATE TEMPORARY TABLE IF NOT EXISTS ${BATCH_TABLE} (
-  user_id BIGINT NOT NULL PRIMARY KEY, old_family_id BIGINT NULL, new_family_id BIGINT NULL
-) ENGINE=MEMORY`
-
-async function auditThenUpdate(session: Session, rowsSql: string, bindings: unknown[], reason: string): Promise<number> {
-  await session.query(`DELETE FROM ${BATCH_TABLE}`)
-  await session.query(`INSERT INTO ${BATCH_TABLE} (user_id, old_family_id, new_family_id) SELECT m.user_id, m.old_family_id, m.new_family_id FROM (${rowsSql}) m`, bindings)
-  const audited = (await session.query(
-    `INSERT INTO ${AUDIT_TABLE} (user_id, old_family_id, new_family_id, reason) SELECT user_id, old_family_id, new_family_id, ? FROM ${BATCH_TABLE}`,
-    [reason],
-  )) as unknown as { affectedRows: number }
-  const updated = (await session.query(
-    `UPDATE users u JOIN ${BATCH_TABLE} b ON b.user_id = u.id SET u.family_id = b.new_family_id`,
-  )) as unknown as { affectedRows: number }
-  if (updated.affectedRows !== audited.affectedRows) {
-    // Rolling back keeps the promise of one exact audit row per changed row.
-    throw Object.assign(new Error(`audit drift: ${audited.affectedRows} audit rows for ${updated.affectedRows} changed rows`), {
-      code: 'FAMILY_SYNC_AUDIT_DRIFT',
-    })
-  }
-  return updated.affectedRows
 }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { packageRoot } from '../../src/paths.js'
 
-export const CLI = join(packageRoot, 'dist', 'src', 'cli.js')
+export const CLI = join(packageRoot(), 'dist', 'src', 'cli.js')
 
 export interface CliResult {
   code: number | null

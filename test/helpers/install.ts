@@ -1,16 +1,19 @@
 import type { Knex } from 'knex'
 import { createMigrator } from '../../src/migrator/create-migrator.js'
-import { drainSyncQueue } from '../../src/drain/drain.js'
+import { drainSyncQueue } from '../../src/library.js'
+import type { MigratorOptions } from '../../src/migrator/migrator.js'
 import { rows } from './database.js'
 
 /**
  * Runs every migration in-process. Without `keepEvent` the drain event is
  * dropped again: the event scheduler is global, and a test that turns it on
- * must not drain the queues other test files are looking at.
+ * must not drain the queues other test files are looking at (on MySQL the
+ * scheduler is ON by default, so this matters there all the time).
  */
-export async function install(knex: Knex, options: { keepEvent?: boolean } = {}): Promise<void> {
-  await createMigrator(knex, { lockTimeoutSeconds: 60 }).up()
-  if (!options.keepEvent) await knex.raw('DROP EVENT IF EXISTS family_sync_drain_every_second')
+export async function install(knex: Knex, options: { keepEvent?: boolean } & MigratorOptions = {}): Promise<void> {
+  const { keepEvent, ...migratorOptions } = options
+  await createMigrator(knex, { lockTimeoutSeconds: 60, ...migratorOptions }).up()
+  if (!keepEvent) await knex.raw('DROP EVENT IF EXISTS family_sync_drain_every_second')
 }
 
 export async function drain(knex: Knex): Promise<number> {

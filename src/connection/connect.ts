@@ -1,0 +1,70 @@
+import mysql from 'mysql2'
+import { SQL_MODE } from '../defaults.js'
+import { FamilySyncError } from '../errors.js'
+import { driverOptions } from './options.js'
+import { Session, type DriverConnection } from './session.js'
+import type { ConnectionTarget } from './url.js'
+
+export interface OpenSession {
+  session: Session
+  close(): Promise<void>
+}
+
+function open(options: ReturnType<typeof driverOptions>): Promise<mysql.Connection> {
+  return new Promise((resolve, reject) => {
+    const connection = mysql.createConnection(options)
+    // A connection lost later is reported by the next statement; without a
+    // listener the driver's 'error' event would end the process instead.
+    connection.on('error', () => {})
+    connection.connect((error) => (error ? reject(error) : resolve(connection)))
+  })
+}
+
+/**
+ * One connection of the CLI's own, with family-sync's sql_mode. With
+ * ssl-mode=PREFERRED (the default, as in the mysql client) TLS is used when
+ * the server offers it; REQUIRED and the VERIFY modes never fall back.
+ */
+export async function connect(target: ConnectionTarget): Promise<OpenSession> {
+  let connection: mysql.Connection
+  try {
+    connection = await open(driverOptions(target, { tlsForPreferred: true }))
+  } catch (error) {
+    const code = (error as { code?: string }).code
+    if (code === 'HANDSHAKE_NO_SSL_SUPPORT' && target.tls.mode === 'PREFERRED') {
+      connection = await open(driverOptions(target, { tlsForPreferred: false }))
+    } else if (code === 'HANDSHAKE_NO_SSL_SUPPORT') {
+      throw new FamilySyncError(`${target.host}:${target.port} does not offer TLS, and ssl-mode=${target.tls.mode} requires it: enable TLS on the server or change ssl-mode`, { cause: error })
+    } else {
+      throw error
+    }
+  }
+  const session = new Session(connection as unknown as DriverConnection)
+  try {
+    await session.run(`SET SESSION sql_mode = '${SQL_MODE}'`)
+  } catch (error) {
+    connection.destroy()
+    throw error
+  }
+  return {
+    session,
+    // A connection the server already dropped may never answer QUIT: give it a second, then cut it.
+    close: () =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          connection.destroy()
+          resolve()
+        }, 1000)
+        try {
+          connection.end(() => {
+            clearTimeout(timer)
+            resolve()
+          })
+        } catch {
+          clearTimeout(timer)
+          connection.destroy()
+          resolve()
+        }
+      }),
+  }
+}

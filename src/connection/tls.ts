@@ -1,0 +1,38 @@
+import { readFileSync } from 'node:fs'
+import { FamilySyncError } from '../errors.js'
+import type { TlsSettings } from './url.js'
+
+export interface DriverTls {
+  ca?: string
+  cert?: string
+  key?: string
+  rejectUnauthorized: boolean
+  checkServerIdentity?: () => undefined
+}
+
+function readPem(option: string, path: string | undefined): string | undefined {
+  if (path === undefined) return undefined
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (error) {
+    throw new FamilySyncError(`cannot read ${option}=${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; check the path in the connection URL`)
+  }
+}
+
+/**
+ * mysql2's `ssl` option for an ssl-mode, with the mysql client's meaning:
+ * REQUIRED encrypts without checking who answers, VERIFY_CA checks the
+ * certificate against the CA, VERIFY_IDENTITY also checks the host name.
+ * PREFERRED is tried as REQUIRED first and falls back to plaintext only when
+ * the server offers no TLS at all (see connect.ts).
+ */
+export function driverTls(tls: TlsSettings): DriverTls | undefined {
+  if (tls.mode === 'DISABLED') return undefined
+  const files = { ca: readPem('ssl-ca', tls.ca), cert: readPem('ssl-cert', tls.cert), key: readPem('ssl-key', tls.key) }
+  const verify = tls.mode === 'VERIFY_CA' || tls.mode === 'VERIFY_IDENTITY'
+  return {
+    ...Object.fromEntries(Object.entries(files).filter(([, v]) => v !== undefined)),
+    rejectUnauthorized: verify,
+    ...(tls.mode === 'VERIFY_CA' ? { checkServerIdentity: () => undefined } : {}),
+  }
+}

@@ -1,0 +1,101 @@
+import type { Session } from '../connection/session.js'
+import type { ServerInfo } from './introspect.js'
+
+/** `user@host` as CURRENT_USER() gives it, in information_schema's GRANTEE form. */
+export function granteeOf(account: string, host?: string): string {
+  const at = host === undefined ? account.lastIndexOf('@') : -1
+  const user = host === undefined ? account.slice(0, at) : account
+  const where = host === undefined ? account.slice(at + 1) : host
+  return `'${user.replace(/'/g, "''")}'@'${where.replace(/'/g, "''")}'`
+}
+
+/**
+ * The grantees whose privileges this session has: the account, and the roles
+ * it has enabled (MariaDB lists a role's grants under 'role'@'', MySQL, whose
+ * roles are locked accounts, under 'role'@'host').
+ */
+async function grantees(session: Session, currentUser: string): Promise<string[]> {
+  const list = [granteeOf(currentUser)]
+  try {
+    const roles = await session.query<Record<string, string | null>>('SELECT * FROM information_schema.ENABLED_ROLES')
+    for (const role of roles) {
+      const name = role.ROLE_NAME ?? role.role_name
+      if (name) list.push(granteeOf(name, role.ROLE_HOST ?? ''))
+    }
+  } catch {
+    // A server without the view has no roles to add.
+  }
+  return list
+}
+
+/**
+ * The privileges the session holds on this database and on users: global,
+ * schema and table grants, its enabled roles' included. The wildcard forms of
+ * a schema grant (`app\_db`, `app%`) are matched the way the server does.
+ */
+export async function readPrivileges(session: Session, currentUser: string): Promise<Set<string>> {
+  const who = await grantees(session, currentUser)
+  const list = who.map(() => '?').join(', ')
+  const rows = await session.query<{ p: string }>(
+    `SELECT PRIVILEGE_TYPE AS p FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (${list})
+     UNION SELECT PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (${list}) AND DATABASE() LIKE TABLE_SCHEMA
+     UNION SELECT PRIVILEGE_TYPE FROM information_schema.TABLE_PRIVILEGES
+       WHERE GRANTEE IN (${list}) AND TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'users'`,
+    [...who, ...who, ...who],
+  )
+  return new Set(rows.map((row) => row.p.toUpperCase()))
+}
+
+export interface Requirement {
+  privilege: string
+  why: string
+}
+
+/**
+ * Everything `migrate up` and `migrate down` run, privilege by privilege.
+ * The README's list is this list. EVENT is not here: without it the rest is
+ * installed and the drain runs elsewhere (see eventWarnings).
+ */
+export function installRequirements(server: ServerInfo): Requirement[] {
+  const list: Requirement[] = [
+    { privilege: 'SELECT', why: 'to read users and family-sync tables' },
+    { privilege: 'INSERT', why: 'to write the queue, the audit and the migration records' },
+    { privilege: 'UPDATE', why: 'to repair children in users' },
+    { privilege: 'DELETE', why: 'to remove applied queue entries' },
+    { privilege: 'CREATE', why: 'to create the family_sync_* tables' },
+    { privilege: 'DROP', why: 'to drop the queue on migrate down' },
+    { privilege: 'ALTER', why: 'to add columns to the queue of an older install' },
+    { privilege: 'TRIGGER', why: 'to create and replace the three triggers on users' },
+    { privilege: 'CREATE ROUTINE', why: 'to create the family_sync_drain procedure' },
+    { privilege: 'ALTER ROUTINE', why: 'to replace or drop family_sync_drain' },
+    { privilege: 'EXECUTE', why: 'to run family_sync_drain' },
+  ]
+  if (server.flavour === 'MySQL' && !server.galera) list.push({ privilege: 'LOCK TABLES', why: 'to replace a trigger with no unguarded moment (MySQL has no CREATE OR REPLACE TRIGGER)' })
+  return list
+}
+
+/**
+ * Whether CREATE TRIGGER gets past error 1419 (binary logging or Galera on,
+ * log_bin_trust_function_creators off). MySQL 8.0 accepts SUPER or
+ * SET_USER_ID, 8.2+ SET_ANY_DEFINER; MariaDB wants SUPER.
+ */
+export function mayCreateTriggersWithBinlog(server: ServerInfo, privileges: Set<string>): boolean {
+  if (server.trustFunctionCreators || (!server.logBin && !server.galera)) return true
+  const accepted = server.flavour === 'MySQL' ? ['SUPER', 'SET_USER_ID', 'SET_ANY_DEFINER'] : ['SUPER']
+  return accepted.some((p) => privileges.has(p))
+}
+
+/** Whether the account may give a stored object another definer (to keep an object's original one). */
+export function maySetDefiner(server: ServerInfo, privileges: Set<string>): boolean {
+  const accepted = server.flavour === 'MySQL' ? ['SUPER', 'SET_USER_ID', 'SET_ANY_DEFINER'] : ['SUPER', 'SET USER']
+  return accepted.some((p) => privileges.has(p))
+}
+
+/** What information_schema will show this account, and the grant that would show it more. */
+export function visibility(privileges: Set<string>): { triggers: boolean; events: boolean; routines: boolean } {
+  return {
+    triggers: privileges.has('TRIGGER'),
+    events: privileges.has('EVENT'),
+    routines: ['EXECUTE', 'ALTER ROUTINE', 'CREATE ROUTINE'].some((p) => privileges.has(p)),
+  }
+}

@@ -1,0 +1,13 @@
+import type { Session } from '../connection/session.js'
+import { tableExists } from './introspect.js'
+import { MIGRATIONS_TABLE } from './tables.js'
+
+// INSERT IGNORE: a rerun after a crash between a migration and its record
+// must not fail on the record.
+export const RECORD_MIGRATION = `INSERT IGNORE INTO ${MIGRATIONS_TABLE} (name) VALUES (?)`
+
+/** The migrations family_sync_migrations records as run; none before its first record. */
+export async function executedMigrations(session: Session): Promise<string[]> {
+  if (!(await tableExists(session, MIGRATIONS_TABLE))) return []
+  return (await session.query<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY name`)).map((row) => row.name)
+}

@@ -1,0 +1,37 @@
+import { checkOnSession, type CheckOptions, type ConsistencyReport } from './check/consistency.js'
+import { withKnexSession, type KnexLike } from './connection/knex-session.js'
+import { drainCall, drainOnSession, unparkEntries, type DrainOptions, type DrainResult } from './drain/drain.js'
+import { watchQueue, type WatchOptions, type WatchResult } from './drain/watch.js'
+import { repairOnSession, type RepairOptions, type RepairResult } from './repair/engine.js'
+import { verifyOnSession, type VerifyReport } from './verify/verify.js'
+
+// The library: each function takes the application's knex, borrows one
+// connection for the length of the call, and never closes the knex.
+
+/** Mismatches, queued work and the drain's health, for one family or all. */
+export function checkConsistency(knex: KnexLike, options?: CheckOptions): Promise<ConsistencyReport> {
+  return withKnexSession(knex, (session) => checkOnSession(session, options))
+}
+
+/** The stored objects against triggers/, and foreign triggers on users. */
+export function verifyTriggers(knex: KnexLike): Promise<VerifyReport> {
+  return withKnexSession(knex, (session) => verifyOnSession(session))
+}
+
+/** Repairs every mismatch in short audited batches. */
+export function repairFamilyIds(knex: KnexLike, options?: RepairOptions): Promise<RepairResult> {
+  return withKnexSession(knex, (session) => repairOnSession(session, options))
+}
+
+/** Applies queued work now; with `retryParked`, parked entries are tried again first. */
+export function drainSyncQueue(knex: KnexLike, options: DrainOptions & { retryParked?: boolean } = {}): Promise<DrainResult & { unparked: number }> {
+  return withKnexSession(knex, async (session) => {
+    const unparked = options.retryParked ? await unparkEntries(session) : 0
+    return { ...(await drainOnSession(session, options)), unparked }
+  })
+}
+
+/** Keeps draining until `signal` aborts, across server restarts: each call borrows a connection, so a broken one is simply not used again. */
+export function watchSyncQueue(knex: KnexLike, options: WatchOptions): Promise<WatchResult> {
+  return watchQueue((entries, poll) => withKnexSession(knex, (session) => drainCall(session, entries, poll)), options)
+}

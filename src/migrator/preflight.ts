@@ -1,0 +1,123 @@
+import type { Session } from '../connection/session.js'
+import { dropForeignStatement, type ForeignTrigger } from '../db/foreign-triggers.js'
+import { columnsOf, type ServerInfo } from '../db/introspect.js'
+import { installRequirements, mayCreateTriggersWithBinlog } from '../db/privileges.js'
+
+export interface PreflightReport {
+  /** Each stops `migrate up` before any change; each sentence says what to do. */
+  problems: string[]
+  /** Each is worth knowing and stops nothing. */
+  warnings: string[]
+}
+
+const REQUIRED_COLUMNS: Array<[table: string, column: string, integer: boolean]> = [
+  ['users', 'id', true],
+  ['users', 'username', false],
+  ['users', 'parent_id', true],
+  ['users', 'family_id', true],
+  ['families', 'id', true],
+]
+
+const INTEGER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'bigint'])
+
+export interface PreflightInput {
+  server: ServerInfo
+  privileges: Set<string>
+  foreign: ForeignTrigger[]
+  /** Foreign triggers the caller asked to drop (--drop-foreign-trigger). */
+  dropForeign: string[]
+}
+
+/**
+ * Everything `migrate up` needs, checked before anything changes. It reads
+ * only, and reports every problem at once, each with its fix.
+ */
+export async function runPreflight(session: Session, input: PreflightInput): Promise<PreflightReport> {
+  const { server, privileges } = input
+  const problems: string[] = []
+  const warnings: string[] = []
+
+  const supported = server.flavour === 'MariaDB' ? server.major > 10 || (server.major === 10 && server.minor >= 6) : server.major >= 8
+  if (!supported) problems.push(`${server.flavour} ${server.version} is not supported: use MySQL 8.0+ or MariaDB 10.6+ (SKIP LOCKED is required)`)
+
+  const found = await columnsOf(session, ['users', 'families'])
+  for (const [table, column, integer] of REQUIRED_COLUMNS) {
+    const type = found.get(`${table}.${column}`)
+    if (type === undefined) {
+      problems.push(`the application's ${table}.${column} is missing: family-sync works on ${REQUIRED_COLUMNS.map(([t, c]) => `${t}.${c}`).join(', ')} in database '${server.database}' (is the database in the URL the application's?)`)
+    } else if (integer && !INTEGER_TYPES.has(type)) {
+      problems.push(`${table}.${column} is ${type}: family-sync needs an integer column there`)
+    }
+  }
+
+  for (const { privilege, why } of installRequirements(server)) {
+    if (!privileges.has(privilege)) {
+      problems.push(`${server.currentUser} lacks the ${privilege} privilege (${why}): GRANT ${privilege} ON \`${server.database}\`.* TO ${server.currentUser}`)
+    }
+  }
+  if (!mayCreateTriggersWithBinlog(server, privileges)) {
+    const why = server.galera ? 'this is a Galera node (wsrep_on), which applies the binary-logging rule' : 'binary logging is on'
+    const grant = server.flavour === 'MySQL' ? 'SET_ANY_DEFINER (8.2+) or SET_USER_ID (8.0)' : 'SUPER'
+    problems.push(
+      `${why}, log_bin_trust_function_creators is 0 and this account has no ${grant}, so CREATE TRIGGER would fail with error 1419: ` +
+        `SET GLOBAL log_bin_trust_function_creators = 1 (and set it in the server config, or the parameter group on a managed service), or run migrate up as an account with ${grant}`,
+    )
+  }
+  if (server.logBin && server.binlogFormat === 'STATEMENT') {
+    problems.push(
+      "binlog_format is STATEMENT: the drain takes queue entries with SKIP LOCKED, which a statement-based replica cannot replay the same way; SET GLOBAL binlog_format = 'MIXED' (or ROW) and in the server config",
+    )
+  }
+
+  for (const trigger of input.foreign) {
+    if (input.dropForeign.includes(trigger.name)) continue
+    if (trigger.writesUsers) {
+      problems.push(
+        `trigger ${trigger.name} on users is not family-sync's and writes users: every write it fires on would fail with error 1442 (the bug report's trigger does this); ` +
+          `run migrate up --drop-foreign-trigger ${trigger.name}, or ${dropForeignStatement(trigger.name)}`,
+      )
+    } else {
+      warnings.push(`trigger ${trigger.name} (${trigger.timing} ${trigger.event} on users) is not family-sync's; it is left as it is`)
+    }
+  }
+  for (const name of input.dropForeign) {
+    if (!input.foreign.some((t) => t.name === name)) problems.push(`--drop-foreign-trigger ${name}: there is no such trigger on users other than family-sync's own`)
+  }
+
+  const indexed = new Set(
+    (await session.query<{ c: string }>(
+      `SELECT DISTINCT LOWER(COLUMN_NAME) AS c FROM information_schema.STATISTICS
+       WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'users' AND SEQ_IN_INDEX = 1`,
+    )).map((row) => row.c),
+  )
+  for (const column of ['parent_id', 'family_id']) {
+    if (found.has(`users.${column}`) && !indexed.has(column)) {
+      warnings.push(`users.${column} has no index: triggers, drain and per-family checks will scan users; consider CREATE INDEX users_${column} ON users (${column})`)
+    }
+  }
+  return { problems, warnings }
+}
+
+/**
+ * Why the drain event cannot do its job, if it cannot: no EVENT privilege (the
+ * event is not installed) or a scheduler that is not ON (it never runs).
+ */
+export function eventWarnings(server: ServerInfo, privileges: Set<string>): { canCreate: boolean; warnings: string[] } {
+  const canCreate = privileges.has('EVENT')
+  const warnings: string[] = []
+  if (!canCreate) {
+    warnings.push(
+      `${server.currentUser} lacks the EVENT privilege, so the every-second drain event is not installed: ` +
+        `GRANT EVENT ON \`${server.database}\`.* TO ${server.currentUser} and run family-sync migrate up again, ` +
+        'or run `family-sync drain --watch` beside the application',
+    )
+  } else if (server.eventScheduler !== 'ON') {
+    warnings.push(
+      `the event scheduler is ${server.eventScheduler}, so the drain event will not run and children follow a parent's new family only when something drains the queue: ` +
+        (server.eventScheduler === 'DISABLED'
+          ? 'restart the server with event_scheduler=ON, or run `family-sync drain --watch`'
+          : 'SET GLOBAL event_scheduler = ON (and event_scheduler=ON in the server config), or run `family-sync drain --watch`'),
+    )
+  }
+  return { canCreate, warnings }
+}

@@ -1,0 +1,257 @@
+import type { Session } from '../connection/session.js'
+import type { Catalogue, StoredObject } from '../db/catalogue.js'
+import { dropForeignStatement } from '../db/foreign-triggers.js'
+import { columnsOf, tableExists, type Installed, type ServerInfo } from '../db/introspect.js'
+import { MIGRATIONS_DDL, OBJECTS_DDL, OBJECTS_TABLE, QUEUE_COLUMNS, QUEUE_TABLE } from '../db/tables.js'
+import { drainOnSession } from '../drain/drain.js'
+import { FamilySyncError } from '../errors.js'
+import type { Progress } from '../progress.js'
+import { ALL_SETTLED, auditStatement, updateStatement } from '../repair/batch.js'
+import { repairOnSession } from '../repair/engine.js'
+import type { Reporter } from '../reporter.js'
+import type { MigrationLock } from './lock.js'
+import { runWaitingForLocks } from './lock-wait.js'
+import { currentTriggerDefinition, dropStatement, enableStatement, installPlan, strategyFor, type Strategy } from './replace.js'
+import { note, render } from './script.js'
+import { RECORD_MIGRATION } from '../db/recorded.js'
+import type { Migration, Step } from './steps.js'
+
+/**
+ * apply: change the server. dry-run: read the server, write the script of
+ * what apply would do. script: no server at all; write the script for an
+ * empty database (`family-sync sql`).
+ */
+export type RunMode = 'apply' | 'dry-run' | 'script'
+
+export interface RunContext {
+  mode: RunMode
+  session: Session | undefined
+  server: ServerInfo | undefined
+  catalogue: Catalogue
+  reporter: Reporter
+  progress: Progress
+  lock: MigrationLock | undefined
+  lockTimeoutSeconds: number
+  batchMs: number
+  /** What the server holds now; undefined for an empty database. */
+  installed: Installed | undefined
+  canCreateEvent: boolean
+  /** Lines of the script being written (dry-run, script). */
+  script: string[]
+  /** Foreign triggers on users to drop in the next trigger replacement. */
+  foreignToDrop: string[]
+  /** Tests force MySQL's LOCK TABLES form on MariaDB with this. */
+  strategy?: Strategy
+  /** The preflight's findings, for dry-run to print. */
+  preflightNotes: string[]
+}
+
+function need<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`this step needs ${what}`)
+  return value
+}
+
+/** A statement on the server (waiting politely for locks), or a line of the script. */
+async function exec(ctx: RunContext, sql: string): Promise<void> {
+  if (ctx.mode !== 'apply') {
+    ctx.script.push(render(sql))
+    return
+  }
+  const session = need(ctx.session, 'a connection')
+  await runWaitingForLocks(session, sql, { lockTimeoutSeconds: ctx.lockTimeoutSeconds, reporter: ctx.reporter, confirm: () => ctx.lock?.confirm() ?? Promise.resolve() })
+}
+
+function existing(ctx: RunContext, object: StoredObject): { definer: string; status?: string } | undefined {
+  const installed = ctx.installed
+  if (!installed) return undefined
+  if (object.kind === 'trigger') return installed.triggers.find((t) => t.name === object.name)
+  if (object.kind === 'procedure') return installed.procedures.find((p) => p.name === object.name)
+  return installed.events.find((e) => e.name === object.name)
+}
+
+async function recordObject(ctx: RunContext, object: StoredObject): Promise<void> {
+  const record = `REPLACE INTO ${OBJECTS_TABLE} (name, kind, checksum) VALUES ('${object.name}', '${object.kind}', '${ctx.catalogue.checksum(object.name)}')`
+  if (ctx.mode === 'apply' && !(await tableExists(need(ctx.session, 'a connection'), OBJECTS_TABLE))) await exec(ctx, OBJECTS_DDL)
+  await exec(ctx, record)
+}
+
+export interface InstallOptions {
+  /** The object's definer to keep, when it still exists. */
+  keepDefiner?: string
+  /** Only re-enable the event; its body is up to date. */
+  enableOnly?: boolean
+}
+
+/**
+ * Puts a stored object of triggers/ in place, or replaces it, so that no
+ * write to users ever finds a trigger missing: one atomic CREATE OR REPLACE
+ * on MariaDB; on MySQL the DROP and CREATE under LOCK TABLES users WRITE,
+ * and if the CREATE fails there, the old trigger is put back before the
+ * table is unlocked. The lock is always released.
+ */
+export async function installObject(ctx: RunContext, object: StoredObject, options: InstallOptions = {}): Promise<void> {
+  if (object.kind === 'event' && !ctx.canCreateEvent && ctx.mode !== 'script') {
+    ctx.script.push(note(`${object.name}: skipped, this account lacks the EVENT privilege`))
+    return
+  }
+  const there = existing(ctx, object)
+  const drops = object.kind === 'trigger' ? ctx.foreignToDrop.splice(0) : []
+  if (options.enableOnly && drops.length === 0) {
+    await execKeepingDefiner(ctx, (definer) => [enableStatement(object, definer)], options.keepDefiner)
+    return
+  }
+  const strategy = there && ctx.strategy ? ctx.strategy : strategyFor(ctx.server, object.kind, there !== undefined)
+  const statements = (definer: string | undefined) => installPlan(ctx.catalogue, object, strategy, definer, drops).statements
+  if (strategy === 'lock-tables' && ctx.mode === 'apply') await replaceUnderLock(ctx, object, statements, options.keepDefiner)
+  else await execKeepingDefiner(ctx, statements, options.keepDefiner)
+  await recordObject(ctx, object)
+}
+
+const ER_SPECIFIC_ACCESS_DENIED = 1227
+
+/** Runs the statements with the old definer kept; an account that may not set definers gets the object as its own, with a warning. */
+async function execKeepingDefiner(ctx: RunContext, statements: (definer: string | undefined) => string[], definer: string | undefined): Promise<void> {
+  try {
+    for (const sql of statements(definer)) await exec(ctx, sql)
+  } catch (error) {
+    if (!definer || (error as { errno?: number }).errno !== ER_SPECIFIC_ACCESS_DENIED) throw error
+    ctx.reporter.warn(`this account may not create objects for ${definer} (SUPER or SET USER on MariaDB, SET_USER_ID or SET_ANY_DEFINER on MySQL): its definer becomes ${ctx.server?.currentUser}`)
+    for (const sql of statements(undefined)) await exec(ctx, sql)
+  }
+}
+
+async function replaceUnderLock(ctx: RunContext, object: StoredObject, statements: (definer: string | undefined) => string[], definer: string | undefined): Promise<void> {
+  const session = need(ctx.session, 'a connection')
+  const previous = await currentTriggerDefinition(session, object.name)
+  const [lock, ...rest] = statements(definer)
+  const inside = rest.slice(0, -1)
+  await exec(ctx, lock)
+  try {
+    try {
+      for (const sql of inside) await session.run(sql)
+    } catch (error) {
+      if (!definer || (error as { errno?: number }).errno !== ER_SPECIFIC_ACCESS_DENIED) throw error
+      ctx.reporter.warn(`this account may not create objects for ${definer}: the definer of ${object.name} becomes ${ctx.server?.currentUser}`)
+      for (const sql of statements(undefined).slice(1, -1)) await session.run(sql)
+    }
+  } catch (error) {
+    if (previous) await restoreTrigger(session, object.name, previous)
+    throw error
+  } finally {
+    await session.run('UNLOCK TABLES').catch(() => {})
+  }
+}
+
+async function restoreTrigger(session: Session, name: string, previous: { sql: string; sqlMode: string }): Promise<void> {
+  const present = Number(await session.scalar('SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME = ?', [name]).catch(() => 1))
+  if (present > 0) return
+  const mode = await session.scalar<string>('SELECT @@SESSION.sql_mode')
+  try {
+    await session.run('SET SESSION sql_mode = ?', [previous.sqlMode])
+    await session.run(previous.sql)
+  } catch (error) {
+    throw new FamilySyncError(`replacing trigger ${name} failed, and putting the old one back failed too (${(error as Error).message}): users has no ${name} trigger; run migrate up again`, { cause: error })
+  } finally {
+    await session.run('SET SESSION sql_mode = ?', [mode ?? '']).catch(() => {})
+  }
+}
+
+/** Foreign triggers asked to be dropped when no trigger of ours was replaced to carry them. */
+export async function dropForeignTriggers(ctx: RunContext): Promise<void> {
+  for (const name of ctx.foreignToDrop.splice(0)) await exec(ctx, dropForeignStatement(name))
+}
+
+async function dropObject(ctx: RunContext, object: StoredObject): Promise<void> {
+  await exec(ctx, dropStatement(object))
+  if (ctx.mode !== 'apply' || (await tableExists(need(ctx.session, 'a connection'), OBJECTS_TABLE))) {
+    await exec(ctx, `DELETE FROM ${OBJECTS_TABLE} WHERE name = '${object.name}'`)
+  }
+}
+
+async function backfill(ctx: RunContext): Promise<void> {
+  if (ctx.mode === 'apply') {
+    const session = need(ctx.session, 'a connection')
+    const result = await repairOnSession(session, { reason: 'backfill', batchMs: ctx.batchMs, progress: ctx.progress, beforeBatch: () => ctx.lock?.confirm() ?? Promise.resolve() })
+    ctx.reporter.info(`backfill repaired ${result.fixed} children in ${result.batches} batches (longest ${result.maxBatchMs} ms)${result.pending ? `; ${result.pending} more are queued for the drain` : ''}`)
+    if (result.remaining > 0) ctx.reporter.warn(`${result.remaining} mismatches are left (rows held by the application, or a chain deeper than 100): run family-sync repair`)
+    return
+  }
+  if (ctx.mode === 'dry-run') {
+    const { remaining, pending } = await repairOnSession(need(ctx.session, 'a connection'), { dryRun: true })
+    ctx.script.push(note(`the backfill would repair ${remaining + pending} mismatched children`))
+  }
+  ctx.script.push(
+    note(
+      'family-sync runs these per batch of about 100 ms, on the settled mismatches of each batch of rows\n' +
+        'it has locked (FOR UPDATE SKIP LOCKED), and repeats until none is left. As one transaction:',
+    ),
+    render('START TRANSACTION'),
+    render(auditStatement(ALL_SETTLED).replace('?', "'backfill'")),
+    render(updateStatement(ALL_SETTLED)),
+    render('COMMIT'),
+    note('The triggers queued each changed child that has children of its own; the drain settles those levels.'),
+    render('CALL family_sync_drain(1000000, 0, @family_sync_applied)'),
+  )
+}
+
+async function queueColumns(ctx: RunContext): Promise<void> {
+  if (ctx.mode === 'script') {
+    ctx.script.push(note(`${QUEUE_TABLE} as created above already has every column`))
+    return
+  }
+  const columns = await columnsOf(need(ctx.session, 'a connection'), [QUEUE_TABLE])
+  const missing = QUEUE_COLUMNS.filter(([name]) => !columns.has(`${QUEUE_TABLE}.${name}`))
+  if (missing.length === 0) {
+    if (ctx.mode === 'dry-run') ctx.script.push(note(`${QUEUE_TABLE} already has every column`))
+    return
+  }
+  await exec(ctx, `ALTER TABLE ${QUEUE_TABLE} ${missing.map(([name, definition]) => `ADD COLUMN ${name} ${definition}`).join(', ')}`)
+}
+
+async function runStep(ctx: RunContext, step: Step): Promise<void> {
+  if (ctx.mode === 'apply') await ctx.lock?.confirm()
+  switch (step.kind) {
+    case 'preflight':
+      // Applied and dry runs check before their first step (see migrator.ts).
+      ctx.script.push(note(ctx.mode === 'script' ? 'preflight: checks the server version, users/families columns, privileges and binary logging (reads only)' : ['preflight: ok', ...ctx.preflightNotes].join('\n')))
+      return
+    case 'ddl':
+      return exec(ctx, step.sql)
+    case 'queue-columns':
+      return queueColumns(ctx)
+    case 'install':
+      return installObject(ctx, ctx.catalogue.object(step.object))
+    case 'drop':
+      return dropObject(ctx, ctx.catalogue.object(step.object))
+    case 'backfill':
+      return backfill(ctx)
+    case 'drain': {
+      if (ctx.mode !== 'apply') return exec(ctx, 'CALL family_sync_drain(1000000, 0, @family_sync_applied)')
+      const session = need(ctx.session, 'a connection')
+      const there = Number(await session.scalar("SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() AND ROUTINE_NAME = 'family_sync_drain'"))
+      if (there > 0) {
+        const result = await drainOnSession(session)
+        if (result.applied > 0) ctx.reporter.info(`drained ${result.applied} queued parents before removing the procedure`)
+      }
+      return
+    }
+    case 'settle-queue': {
+      if (ctx.mode !== 'apply') return
+      const session = need(ctx.session, 'a connection')
+      if (!(await tableExists(session, QUEUE_TABLE)) || Number(await session.scalar(`SELECT COUNT(*) FROM ${QUEUE_TABLE}`)) === 0) return
+      const result = await repairOnSession(session, { reason: 'down', batchMs: ctx.batchMs, progress: ctx.progress, beforeBatch: () => ctx.lock?.confirm() ?? Promise.resolve() })
+      ctx.reporter.info(`applied the last queued work: ${result.fixed} children changed`)
+      return
+    }
+  }
+}
+
+/** A migration's steps, up or down, in the context's mode. */
+export async function runSteps(ctx: RunContext, steps: readonly Step[]): Promise<void> {
+  for (const step of steps) await runStep(ctx, step)
+}
+
+/** What a script adds after a migration's steps so that a later `migrate up` sees it as done. */
+export function recordInScript(ctx: RunContext, migration: Migration): void {
+  ctx.script.push(render(MIGRATIONS_DDL), render(RECORD_MIGRATION.replace('?', `'${migration.name}'`)))
+}
