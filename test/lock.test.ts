@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { lockNameFor } from '../src/migrator/lock.js'
-import { runCli } from './helpers/cli.js'
+import { createMigrator } from '../src/migrator/create-migrator.js'
+import { runCli, startCli } from './helpers/cli.js'
+import { populate } from './helpers/populate.js'
 import { createTestDatabase, serverKnex, type TestDatabase } from './helpers/database.js'
 
 describe('the migration lock', () => {
@@ -64,4 +66,88 @@ describe('the migration lock', () => {
     expect(lockNameFor(long).length).toBeLessThanOrEqual(64)
     expect(lockNameFor(long)).not.toBe(lockNameFor('y'.repeat(64)))
   })
+})
+
+describe('lock integrity', () => {
+  it('whether anything is pending is decided while holding the lock', async () => {
+    const db = await createTestDatabase()
+    const holder = serverKnex(db.name)
+    try {
+      const first = await runCli(['migrate', 'up', '--url', db.url])
+      expect(first.code, first.stderr).toBe(0)
+      // Another migrate (a down, say) holds the lock; while it does, it removes a trigger.
+      const connection = await holder.client.acquireConnection()
+      await holder.raw('SELECT GET_LOCK(?, 5)', [lockNameFor(db.name)]).connection(connection)
+      const waiting = runCli(['migrate', 'up', '--lock-timeout', '30', '--url', db.url])
+      await new Promise((resolve) => setTimeout(resolve, 1000))
+      await db.knex.raw('DROP TRIGGER inherit_parent_family_id_on_insert')
+      await holder.raw('SELECT RELEASE_LOCK(?)', [lockNameFor(db.name)]).connection(connection)
+      await holder.client.releaseConnection(connection)
+      const up = await waiting
+      expect(up.code, up.stderr).toBe(0)
+      expect(up.stdout).not.toContain('nothing to migrate')
+      expect(up.stdout).toContain('installed trigger inherit_parent_family_id_on_insert (missing)')
+      expect((await runCli(['verify', '--url', db.url])).code).toBe(0)
+    } finally {
+      await holder.destroy()
+      await db.drop()
+    }
+  })
+
+  it('a lock lost with a dropped connection stops the run with exit 2; a rerun completes with exact audit rows', async () => {
+    const db = await createTestDatabase()
+    const admin = serverKnex()
+    try {
+      await populate(db.knex, 4000, 5)
+      const child = startCli(['migrate', 'up', '--batch-ms', '5', '--url', db.url])
+      let stderr = ''
+      child.stderr.on('data', (chunk) => (stderr += chunk))
+      const closed = new Promise<number | null>((resolve) => child.on('close', resolve))
+      // Once the backfill is writing, the server drops the migrating connection.
+      const deadline = Date.now() + 30_000
+      let killed = false
+      while (!killed && Date.now() < deadline) {
+        const [[{ n }]] = (await db.knex.raw('SELECT COUNT(*) AS n FROM family_sync_audit').catch(() => [[{ n: 0 }]])) as [[{ n: number }]]
+        if (Number(n) > 0) {
+          const [sessions] = (await admin.raw("SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE '/* family-sync */%'", [db.name])) as [Array<{ id: number }>]
+          for (const { id } of sessions) await admin.raw(`KILL CONNECTION ${Number(id)}`).catch(() => {})
+          killed = sessions.length > 0
+        }
+        await new Promise((resolve) => setTimeout(resolve, 5))
+      }
+      expect(killed).toBe(true)
+      expect(await closed).toBe(2)
+      expect(stderr.trim().split('\n').at(-1)).toMatch(/connection .* was lost.*lock went with it.*run the command again/)
+      const rerun = await runCli(['migrate', 'up', '--url', db.url])
+      expect(rerun.code, rerun.stderr).toBe(0)
+      const [[{ twice }]] = (await db.knex.raw('SELECT COUNT(*) AS twice FROM (SELECT user_id FROM family_sync_audit GROUP BY user_id HAVING COUNT(*) > 1) d')) as [[{ twice: number }]]
+      expect(Number(twice)).toBe(0)
+      const [[{ audited }]] = (await db.knex.raw('SELECT COUNT(*) AS audited FROM family_sync_audit')) as [[{ audited: number }]]
+      expect(Number(audited)).toBe(10_000)
+    } finally {
+      await admin.destroy()
+      await db.drop()
+    }
+  }, 120_000)
+
+  it('a session the server would drop when idle stays alive through a long backfill: its work keeps it busy', async () => {
+    const db = await createTestDatabase()
+    const { default: knexFactory } = await import('knex')
+    const short = knexFactory({
+      client: 'mysql2',
+      connection: db.url,
+      pool: { min: 0, max: 1, afterCreate: (conn: { query: (sql: string, cb: (e: Error | null) => void) => void }, done: (e: Error | null, c: unknown) => void) => conn.query('SET SESSION wait_timeout = 1', (e) => done(e, conn)) },
+    })
+    try {
+      await populate(db.knex, 10_000, 6)
+      const started = Date.now()
+      await createMigrator(short, { batchMs: 2 }).up()
+      expect(Date.now() - started).toBeGreaterThan(1500)
+      const [[{ n }]] = (await db.knex.raw('SELECT COUNT(*) AS n FROM family_sync_audit')) as [[{ n: number }]]
+      expect(Number(n)).toBe(30_000)
+    } finally {
+      await short.destroy()
+      await db.drop()
+    }
+  }, 120_000)
 })

@@ -1,13 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import knexFactory, { type Knex } from 'knex'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { quoteIdentifier } from '../src/sql/identifiers.js'
-import { startBinlogServer, type ExtraServer } from './helpers/binlog-server.js'
+import { packageRoot } from '../src/paths.js'
+import { installRequirements } from '../src/db/privileges.js'
+import type { ServerInfo } from '../src/db/introspect.js'
+import { catalogueWith } from './helpers/catalogue.js'
+import { install } from './helpers/install.js'
+import { startBinlogServer } from './helpers/servers.js'
 import { runCli } from './helpers/cli.js'
 import { APP_SCHEMA, createTestDatabase, rows, serverKnex, serverUrl, type TestDatabase } from './helpers/database.js'
 import { createFamily, insertBugReportPeople } from './helpers/family.js'
 import { ourObjects } from './helpers/install.js'
 
-const EVERYTHING = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'ALTER', 'TRIGGER', 'CREATE ROUTINE', 'ALTER ROUTINE', 'EXECUTE', 'EVENT']
+// The README's list, read from the README: the test fails if the two part ways.
+const README_PRIVILEGES = (() => {
+  const readme = readFileSync(join(packageRoot(), 'README.md'), 'utf8')
+  const line = /\*\*Privileges\*\* for the account that runs `migrate up` and `migrate down` on MariaDB: (.*?)\./.exec(readme.replace(/\n/g, ' '))
+  if (!line) throw new Error('README: the privileges sentence is missing')
+  return [...line[1].matchAll(/`([A-Z ]+)`/g)].map((m) => m[1])
+})()
+const EVERYTHING = [...README_PRIVILEGES, 'EVENT']
 
 async function ourObjectCount(knex: Knex): Promise<number> {
   return (await ourObjects(knex)).length
@@ -40,7 +54,7 @@ describe('accounts missing a grant', () => {
     return `mysql://${user}:Acc0unt-pw@${server.host}/${encodeURIComponent(db.name)}`
   }
 
-  for (const missing of ['TRIGGER', 'CREATE ROUTINE']) {
+  for (const missing of ['TRIGGER', 'CREATE ROUTINE', 'ALTER ROUTINE', 'DROP', 'EXECUTE', 'ALTER']) {
     it(`without ${missing}: exit 2 naming the grant, nothing created`, async () => {
       const result = await runCli(['migrate', 'up', '--url', await accountWithout(missing)])
       expect(result.code).toBe(2)
@@ -63,8 +77,88 @@ describe('accounts missing a grant', () => {
   })
 })
 
+describe('the README list of privileges', () => {
+  it('is exactly what the preflight requires on MariaDB', () => {
+    const mariadb = { flavour: 'MariaDB', galera: false } as ServerInfo
+    expect([...README_PRIVILEGES].sort()).toEqual(installRequirements(mariadb).map((r) => r.privilege).sort())
+  })
+
+  it('is enough for install, an upgrade that replaces the procedure, and migrate down to the start', async () => {
+    const db = await createTestDatabase()
+    const admin = serverKnex()
+    const user = `fs_exact_${process.pid % 10000}`
+    const old = catalogueWith({ family_sync_drain: (sql) => sql.replace('SET applied = 0;', 'SET applied = 0 + 0;') })
+    try {
+      await insertBugReportPeople(db.knex)
+      await createFamily(db.knex, 2, 'Sela', 1)
+      await admin.raw("CREATE USER ?@'%' IDENTIFIED BY 'Exact-pw-1'", [user])
+      await admin.raw(`GRANT ${EVERYTHING.join(', ')} ON ${quoteIdentifier(db.name)}.* TO ?@'%'`, [user])
+      const url = `mysql://${user}:Exact-pw-1@${new URL(serverUrl()).host}/${encodeURIComponent(db.name)}`
+      const up = await runCli(['migrate', 'up', '--url', url])
+      expect(up.code, up.stderr).toBe(0)
+      expect((await runCli(['verify', '--url', url])).code).toBe(0)
+      // An earlier version's procedure body, replaced by migrate up as this account.
+      await install(db.knex, { catalogue: old.catalogue, keepEvent: true })
+      const upgrade = await runCli(['migrate', 'up', '--url', url])
+      expect(upgrade.code, upgrade.stderr).toBe(0)
+      expect(upgrade.stdout).toContain('installed procedure family_sync_drain')
+      const down = await runCli(['migrate', 'down', '--to', '0', '--url', url])
+      expect(down.code, down.stderr).toBe(0)
+      expect((await ourObjects(db.knex)).map((o) => o.name).sort()).toEqual(['family_sync_audit', 'family_sync_migrations'])
+    } finally {
+      old.remove()
+      await admin.raw("DROP USER IF EXISTS ?@'%'", [user])
+      await admin.destroy()
+      await db.drop()
+    }
+  })
+})
+
+describe('monitoring accounts', () => {
+  let db: TestDatabase
+  const admin = serverKnex()
+  const accounts: Record<string, string> = {}
+  beforeAll(async () => {
+    db = await createTestDatabase()
+    await insertBugReportPeople(db.knex)
+    await createFamily(db.knex, 2, 'Sela', 1)
+    expect((await runCli(['migrate', 'up', '--url', db.url])).code).toBe(0)
+    for (const [name, grants] of [['select', 'SELECT'], ['app', 'SELECT, INSERT, UPDATE, DELETE']]) {
+      const user = `fs_mon_${name}_${process.pid % 10000}`
+      await admin.raw("DROP USER IF EXISTS ?@'%'", [user])
+      await admin.raw("CREATE USER ?@'%' IDENTIFIED BY 'Mon-pw-1'", [user])
+      await admin.raw(`GRANT ${grants} ON ${quoteIdentifier(db.name)}.* TO ?@'%'`, [user])
+      accounts[name] = `mysql://${user}:Mon-pw-1@${new URL(serverUrl()).host}/${encodeURIComponent(db.name)}`
+    }
+  })
+  afterAll(async () => {
+    for (const name of Object.keys(accounts)) await admin.raw("DROP USER IF EXISTS ?@'%'", [`fs_mon_${name}_${process.pid % 10000}`])
+    await admin.destroy()
+    await db.drop()
+  })
+
+  it('check works with SELECT only', async () => {
+    const check = await runCli(['check', '--json', '--url', accounts.select])
+    expect(check.code, check.stderr).toBe(0)
+    expect(JSON.parse(check.stdout)).toMatchObject({ ok: true, mismatchCount: 0 })
+  })
+
+  for (const name of ['select', 'app']) {
+    it(`verify as the ${name} account exits 2 naming the grants that would let it see the objects; stdout stays empty`, async () => {
+      for (const args of [['verify'], ['verify', '--json'], ['check', '--prometheus']]) {
+        const result = await runCli([...args, '--url', accounts[name]])
+        expect(result.code, args.join(' ')).toBe(2)
+        expect(result.stdout).toBe('')
+        expect(result.stderr.trim().split('\n')).toHaveLength(1)
+        expect(result.stderr).toMatch(/cannot see family-sync's triggers and events and procedures: .*GRANT TRIGGER, EVENT, EXECUTE/)
+        expect(result.stderr).not.toContain('Mon-pw-1')
+      }
+    })
+  }
+})
+
 describe('binary logging on, no SUPER', () => {
-  let server: ExtraServer
+  let server: Awaited<ReturnType<typeof startBinlogServer>>
   let admin: Knex
   beforeAll(async () => {
     server = await startBinlogServer()
@@ -72,7 +166,7 @@ describe('binary logging on, no SUPER', () => {
   }, 120_000)
   afterAll(async () => {
     await admin?.destroy()
-    await server?.stop()
+    await server?.remove()
   })
 
   it('the preflight explains log_bin_trust_function_creators and stops before changing anything; with it set, migrate up works', async () => {

@@ -195,8 +195,9 @@ async function backfill(ctx: RunContext): Promise<void> {
 }
 
 async function queueColumns(ctx: RunContext): Promise<void> {
-  if (ctx.mode === 'script') {
-    ctx.script.push(note(`${QUEUE_TABLE} as created above already has every column`))
+  // A queue created by this run (or this script) has every column from the start.
+  if (ctx.mode === 'script' || !(await tableExists(need(ctx.session, 'a connection'), QUEUE_TABLE))) {
+    if (ctx.mode !== 'apply') ctx.script.push(note(`${QUEUE_TABLE} as created above already has every column`))
     return
   }
   const columns = await columnsOf(need(ctx.session, 'a connection'), [QUEUE_TABLE])
@@ -253,5 +254,7 @@ export async function runSteps(ctx: RunContext, steps: readonly Step[]): Promise
 
 /** What a script adds after a migration's steps so that a later `migrate up` sees it as done. */
 export function recordInScript(ctx: RunContext, migration: Migration): void {
-  ctx.script.push(render(MIGRATIONS_DDL), render(RECORD_MIGRATION.replace('?', `'${migration.name}'`)))
+  const ddl = render(MIGRATIONS_DDL)
+  if (!ctx.script.includes(ddl)) ctx.script.push(ddl)
+  ctx.script.push(render(RECORD_MIGRATION.replace('?', `'${migration.name}'`)))
 }
