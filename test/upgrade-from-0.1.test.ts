@@ -1,0 +1,71 @@
+import { spawnSync } from 'node:child_process'
+import { describe, expect, it } from 'vitest'
+import { splitScript } from '../src/sql/lexer.js'
+import { packageRoot } from '../src/paths.js'
+import { STORED_OBJECTS } from '../src/db/catalogue.js'
+import { runCli } from './helpers/cli.js'
+import { createTestDatabase, familyOf, rows } from './helpers/database.js'
+
+// The last commit of family-sync 0.1 whose objects a database may still hold.
+const EARLIER = 'f7b7acf'
+
+function earlierFile(path: string): string {
+  const show = spawnSync('git', ['show', `${EARLIER}:${path}`], { cwd: packageRoot(), encoding: 'utf8' })
+  if (show.status !== 0) throw new Error(`this test reads family-sync 0.1 from git history (${EARLIER}): ${show.stderr}`)
+  return show.stdout
+}
+
+const EARLIER_QUEUE = `CREATE TABLE family_sync_queue (
+  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  parent_id BIGINT NOT NULL,
+  family_id BIGINT NOT NULL,
+  enqueued_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  KEY family_sync_queue_parent (parent_id)
+) ENGINE=InnoDB`
+
+describe('a database installed by family-sync 0.1', () => {
+  it('is brought up to date by migrate up alone: new columns and tables, every object replaced, queued work kept', async () => {
+    const db = await createTestDatabase()
+    try {
+      // What 0.1's migrate up left: its tables, its six migrations, its objects.
+      await db.knex.raw(EARLIER_QUEUE)
+      await db.knex.raw(`CREATE TABLE family_sync_audit (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, user_id BIGINT NOT NULL,
+        old_family_id BIGINT NULL, new_family_id BIGINT NULL, reason VARCHAR(16) NOT NULL,
+        changed_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)) ENGINE=InnoDB`)
+      await db.knex.raw('CREATE TABLE family_sync_migrations (name VARCHAR(255) NOT NULL PRIMARY KEY, executed_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)) ENGINE=InnoDB')
+      for (const name of ['0001_preflight', '0002_create_sync_tables', '0003_install_triggers', '0004_install_drain_procedure', '0005_install_drain_event', '0006_backfill_family_ids']) {
+        await db.knex.raw('INSERT INTO family_sync_migrations (name) VALUES (?)', [name])
+      }
+      for (const object of STORED_OBJECTS) {
+        const [create] = splitScript(earlierFile(`triggers/${object.name}.sql`))
+        await db.knex.raw(create)
+      }
+      // Work 0.1's triggers queued before the upgrade.
+      await db.knex.raw("INSERT INTO families (id, name) VALUES (1, 'one'), (2, 'two')")
+      await db.knex.raw("INSERT INTO users (id, username, family_id) VALUES (1, 'parent', 1)")
+      await db.knex.raw("INSERT INTO users (id, username, parent_id) VALUES (2, 'child', 1)")
+      await db.knex.raw('UPDATE users SET family_id = 2 WHERE id = 1')
+      expect(await rows(db.knex, 'SELECT parent_id FROM family_sync_queue')).toEqual([{ parent_id: 1 }])
+
+      // The insert trigger's logic did not change (its comments did): only the others are pending.
+      const changed = STORED_OBJECTS.filter((o) => o.name !== 'inherit_parent_family_id_on_insert')
+      const status = JSON.parse((await runCli(['migrate', 'status', '--json', '--url', db.url])).stdout)
+      expect(status.pending).toEqual(['0007_queue_retries_and_liveness', ...changed.map((o) => o.name)])
+
+      const up = await runCli(['migrate', 'up', '--url', db.url])
+      expect(up.code, up.stderr).toBe(0)
+      expect(up.stdout).toContain('migrated 0007_queue_retries_and_liveness')
+      for (const object of changed) expect(up.stdout).toContain(`installed ${object.kind} ${object.name}`)
+      expect(up.stdout).not.toContain('inherit_parent_family_id_on_insert')
+      const verify = await runCli(['verify', '--url', db.url])
+      expect(verify.code, verify.stdout).toBe(0)
+
+      // The queued entry survived and the new procedure applies it.
+      expect((await runCli(['drain', '--url', db.url])).stdout).toContain('drained 1 queued parents')
+      expect(await familyOf(db.knex, 2)).toBe(2)
+      expect((await runCli(['migrate', 'up', '--url', db.url])).stdout).toContain('nothing to migrate')
+    } finally {
+      await db.drop()
+    }
+  })
+})
