@@ -24,7 +24,14 @@ const TAG = '/* family-sync */ '
  * these: an application's pool of a single connection is enough.
  */
 export class Session {
+  private flavourOf: Promise<'MariaDB' | 'MySQL'> | undefined
+
   constructor(readonly connection: DriverConnection) {}
+
+  /** Which server answers, asked once per session: a few statements are spelled differently. */
+  flavour(): Promise<'MariaDB' | 'MySQL'> {
+    return (this.flavourOf ??= this.scalar<string>('SELECT VERSION()').then((version) => (/mariadb/i.test(version ?? '') ? 'MariaDB' : 'MySQL')))
+  }
 
   get connectionId(): number | undefined {
     return this.connection.threadId ?? undefined

@@ -12,13 +12,15 @@ export interface Scope {
  * How many of the mismatches in `scope` queued work will fix: a child whose
  * parent has a live (not parked) queue entry, or whose parent is such a child
  * itself (the drain queues a changed child that has children). UNION, not
- * UNION ALL, stops at a parent_id cycle; the hint lifts MySQL's default
- * recursion depth of 1000 for deep chains (MariaDB ignores it and has no
- * such low limit).
+ * UNION ALL, stops at a parent_id cycle. Both servers stop a recursive query
+ * after 1,000 levels by default (MariaDB's max_recursive_iterations, MySQL's
+ * cte_max_recursion_depth); a chain can be deeper, so the limit is lifted for
+ * this statement only, in each server's own spelling.
  */
 export async function countPending(session: Session, scope: Scope): Promise<number> {
+  const lift = (await session.flavour()) === 'MariaDB' ? 'SET STATEMENT max_recursive_iterations = 4294967295 FOR ' : ''
   const n = await session.scalar<number>(
-    `WITH RECURSIVE pending (id) AS (
+    `${lift}WITH RECURSIVE pending (id) AS (
        SELECT c.id FROM ${QUEUE_TABLE} q JOIN users c ON c.parent_id = q.parent_id JOIN users p ON p.id = c.parent_id
        WHERE q.parked_at IS NULL AND ${MISMATCH}
        UNION

@@ -47,8 +47,13 @@ export async function drainOnSession(session: Session, options: DrainOptions = {
   return { applied, calls, durationMs: Date.now() - started, ...(await failingEntries(session)) }
 }
 
-/** Puts parked entries back in line: their next drain tries them again, five more times. */
+/**
+ * Puts parked entries back in line, for five more attempts, and lets entries
+ * waiting out a retry pause go now: the next drain tries all of them. Returns
+ * how many were parked.
+ */
 export async function unparkEntries(session: Session): Promise<number> {
-  const result = await session.run(`UPDATE ${QUEUE_TABLE} SET parked_at = NULL, attempts = 0, retry_at = NULL WHERE parked_at IS NOT NULL`)
-  return result.affectedRows
+  const parked = Number(await session.scalar(`SELECT COUNT(*) FROM ${QUEUE_TABLE} WHERE parked_at IS NOT NULL`))
+  await session.run(`UPDATE ${QUEUE_TABLE} SET parked_at = NULL, attempts = 0, retry_at = NULL WHERE parked_at IS NOT NULL OR retry_at IS NOT NULL`)
+  return parked
 }

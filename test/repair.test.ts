@@ -1,0 +1,158 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { checkConsistency, repairFamilyIds } from '../src/library.js'
+import { runCli } from './helpers/cli.js'
+import { APP_SCHEMA, createTestDatabase, rows, serverKnex, type TestDatabase } from './helpers/database.js'
+import { mismatchCount } from './helpers/family.js'
+import { install } from './helpers/install.js'
+import { populate } from './helpers/populate.js'
+
+// users with BIGINT ids, as an application with a distributed id generator has.
+const BIG_IDS = [APP_SCHEMA[0], APP_SCHEMA[1].replace('id INT NOT NULL AUTO_INCREMENT', 'id BIGINT NOT NULL AUTO_INCREMENT').replace('parent_id INT NULL', 'parent_id BIGINT NULL')]
+
+describe('repair on ids that are few and far apart', () => {
+  let db: TestDatabase
+  beforeAll(async () => {
+    db = await createTestDatabase({ schema: BIG_IDS })
+    await install(db.knex)
+    for (const name of ['inherit_parent_family_id_on_insert', 'inherit_parent_family_id_on_update', 'sync_children_family_id']) await db.knex.raw(`DROP TRIGGER ${name}`)
+    await db.knex.raw("INSERT INTO families (id, name) VALUES (1, 'one'), (2, 'two')")
+  })
+  afterAll(() => db.drop())
+
+  it('a mismatch at id 10^12 among two rows: its time follows the rows, not the span of ids', async () => {
+    await db.knex.raw("INSERT INTO users (id, username, family_id) VALUES (1000000000000, 'far parent', 1)")
+    await db.knex.raw("INSERT INTO users (id, username, parent_id, family_id) VALUES (1000000000001, 'far child', 1000000000000, 2)")
+    const repair = await runCli(['repair', '--json', '--url', db.url])
+    expect(repair.code, repair.stderr).toBe(0)
+    const result = JSON.parse(repair.stdout)
+    expect(result).toMatchObject({ fixed: 1, remaining: 0 })
+    expect(result.batches).toBeLessThanOrEqual(2)
+    expect(result.durationMs).toBeLessThan(1000)
+  })
+
+  it('ids around 2^53 and up to 2^63-1 are exact in the repair, its audit and check', async () => {
+    const ids = ['9007199254740993', '9007199254740995', '9223372036854775806', '9223372036854775807']
+    await db.knex.raw("INSERT INTO users (id, username, family_id) VALUES (9007199254740993, 'p53', 1), (9223372036854775806, 'p63', 1)")
+    await db.knex.raw("INSERT INTO users (id, username, parent_id, family_id) VALUES (9007199254740995, 'c53', 9007199254740993, 2), (9223372036854775807, 'c63', 9223372036854775806, 2)")
+    const check = await checkConsistency(db.knex)
+    expect(check.mismatches.map((m) => m.childId)).toEqual([ids[1], ids[3]])
+    expect(check.mismatches.map((m) => m.parentId)).toEqual([ids[0], ids[2]])
+    const familyCheck = JSON.parse((await runCli(['check', '--json', '--family', '1', '--url', db.url])).stdout)
+    expect(familyCheck.mismatches.map((m: { childId: string }) => m.childId)).toEqual([ids[1], ids[3]])
+    expect((await repairFamilyIds(db.knex)).fixed).toBe(2)
+    expect(await rows(db.knex, "SELECT CAST(user_id AS CHAR) AS id, old_family_id, new_family_id FROM family_sync_audit WHERE user_id > 9000000000000000000 OR user_id IN (9007199254740995) ORDER BY user_id")).toEqual([
+      { id: ids[1], old_family_id: 2, new_family_id: 1 },
+      { id: ids[3], old_family_id: 2, new_family_id: 1 },
+    ])
+    expect((await checkConsistency(db.knex)).mismatchCount).toBe(0)
+  })
+
+  it('--family beyond what users.family_id holds is refused, not rounded', async () => {
+    for (const family of ['9007199254740993', '2147483648']) {
+      const result = await runCli(['check', '--family', family, '--url', db.url])
+      expect(result.code).toBe(2)
+      expect(result.stderr).toContain(`--family ${family} is out of range for users.family_id (int`)
+    }
+  })
+})
+
+describe('repair under steady application writes', () => {
+  it('exits 0 when what remains is queued work, and reports it as pending', async () => {
+    const db = await createTestDatabase()
+    const writer = serverKnex(db.name)
+    try {
+      await populate(db.knex, 300, 4)
+      await install(db.knex)
+      await db.knex.raw("INSERT INTO families (id, name) VALUES (1000, 'moving')")
+      // Parents keep changing family; nothing drains, so their children stay queued work.
+      let stop = false
+      let moves = 0
+      const writing = (async () => {
+        for (let i = 0; !stop; i++) {
+          await writer.raw('UPDATE users SET family_id = ? WHERE id = ?', [Math.floor(i / 300) % 2 ? 1000 : 1 + (i % 300), 1 + (i % 300)])
+          moves++
+        }
+      })()
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      const started = Date.now()
+      const repair = await runCli(['repair', '--json', '--url', db.url])
+      stop = true
+      await writing
+      expect(repair.code, repair.stderr).toBe(0)
+      const result = JSON.parse(repair.stdout)
+      expect(result.remaining).toBe(0)
+      expect(result.pending).toBeGreaterThan(0)
+      expect(Date.now() - started).toBeLessThan(15_000)
+      expect(moves).toBeGreaterThan(50)
+    } finally {
+      await writer.destroy()
+      await db.drop()
+    }
+  }, 60_000)
+})
+
+const SECONDS = Number(process.env.FAMILY_SYNC_REPAIR_SOAK_SECONDS ?? 15)
+
+describe(`repair beside four application writers that never retry, for ${SECONDS} s`, () => {
+  it('no application statement fails: repair never waits for a lock, so it is never in a deadlock', async () => {
+    const db = await createTestDatabase()
+    const PARENTS = 200
+    const users = PARENTS * 5
+    try {
+      await populate(db.knex, PARENTS, 4)
+      await install(db.knex)
+      const writers = Array.from({ length: 4 }, () => serverKnex(db.name))
+      const breaker = serverKnex(db.name)
+      const repairer = serverKnex(db.name)
+      const failures: string[] = []
+      let statements = 0
+      let fixed = 0
+      const stopAt = Date.now() + SECONDS * 1000
+      const pick = (n: number) => 1 + Math.floor(Math.random() * n)
+      const child = () => PARENTS + pick(users - PARENTS)
+      const writing = writers.map(async (knex) => {
+        while (Date.now() < stopAt) {
+          const op = pick(4)
+          const [sql, bindings]: [string, unknown[]] =
+            op === 1 ? ['UPDATE users SET parent_id = ? WHERE id = ?', [pick(PARENTS), child()]]
+            : op === 2 ? ['UPDATE users SET family_id = NULL WHERE id = ?', [child()]]
+            : op === 3 ? ["INSERT INTO users (username, parent_id) VALUES ('soak', ?)", [pick(PARENTS)]]
+            : ["UPDATE users SET username = CONCAT('renamed ', id) WHERE id = ?", [child()]]
+          try {
+            await knex.raw(sql, bindings)
+            statements++
+          } catch (error) {
+            failures.push(`${(error as { code?: string }).code}: ${(error as Error).message}`)
+          }
+        }
+      })
+      // Something keeps making mismatches the triggers would have stopped (the bypass, on its own connection).
+      const breaking = (async () => {
+        const connection = await breaker.client.acquireConnection()
+        try {
+          await breaker.raw('SET @family_sync_repairing = CONNECTION_ID()').connection(connection)
+          while (Date.now() < stopAt) {
+            await breaker.raw('UPDATE users SET family_id = NULL WHERE id = ?', [child()]).connection(connection)
+            await new Promise((resolve) => setTimeout(resolve, 2))
+          }
+        } finally {
+          await breaker.raw('SET @family_sync_repairing = NULL').connection(connection)
+          await breaker.client.releaseConnection(connection)
+        }
+      })()
+      const repairing = (async () => {
+        while (Date.now() < stopAt) fixed += (await repairFamilyIds(repairer, { batchMs: 50 })).fixed
+      })()
+      await Promise.all([...writing, breaking, repairing])
+      await Promise.all([...writers, breaker, repairer].map((k) => k.destroy()))
+      fixed += (await repairFamilyIds(db.knex)).fixed
+      console.log(`repair soak ${SECONDS}s: ${statements} application statements, ${failures.length} failed, ${fixed} children repaired`)
+      expect(failures).toEqual([])
+      expect(statements).toBeGreaterThan(SECONDS * 50)
+      expect(fixed).toBeGreaterThan(SECONDS * 10)
+      expect(await mismatchCount(db.knex)).toBe(0)
+    } finally {
+      await db.drop()
+    }
+  }, (SECONDS + 60) * 1000)
+})

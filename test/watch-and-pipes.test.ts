@@ -1,0 +1,88 @@
+import knexFactory, { type Knex } from 'knex'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCli, startCli } from './helpers/cli.js'
+import { APP_SCHEMA, createTestDatabase } from './helpers/database.js'
+import { populate } from './helpers/populate.js'
+import { MARIADBD, startServer, type ExtraServer } from './helpers/servers.js'
+
+async function until(what: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (await what().catch(() => false)) return true
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  return false
+}
+
+describe.skipIf(!MARIADBD)('drain --watch as a sidecar', () => {
+  let server: ExtraServer
+  beforeAll(async () => {
+    server = await startServer()
+  }, 120_000)
+  afterAll(() => server?.remove())
+
+  it('survives a server restart: one line per outage, reconnects with backoff, keeps draining, exits 0 on SIGTERM', async () => {
+    const admin = knexFactory({ client: 'mysql2', connection: server.url, pool: { min: 0, max: 1 } })
+    await admin.raw('CREATE DATABASE app')
+    await admin.destroy()
+    const url = `${server.url}/app`
+    const open = (): Knex => knexFactory({ client: 'mysql2', connection: url, pool: { min: 0, max: 1 } })
+    let app = open()
+    for (const ddl of APP_SCHEMA) await app.raw(ddl)
+    await app.raw("INSERT INTO families (id, name) VALUES (1, 'one'), (2, 'two'), (3, 'three')")
+    await app.raw("INSERT INTO users (id, username, family_id) VALUES (1, 'parent', 1)")
+    await app.raw("INSERT INTO users (id, username, parent_id) VALUES (2, 'child', 1)")
+    expect((await runCli(['migrate', 'up', '--url', url])).code).toBe(0)
+
+    const watch = startCli(['drain', '--watch', '--url', url])
+    let output = ''
+    watch.stdout.on('data', (chunk) => (output += chunk))
+    const exited = new Promise<number | null>((resolve) => watch.on('close', resolve))
+    const familyOfChild = async () => {
+      const [[row]] = (await app.raw('SELECT family_id FROM users WHERE id = 2')) as [[{ family_id: number }]]
+      return row.family_id
+    }
+    try {
+      await app.raw('UPDATE users SET family_id = 2 WHERE id = 1')
+      expect(await until(async () => (await familyOfChild()) === 2, 10_000)).toBe(true)
+
+      await app.destroy()
+      await server.kill()
+      await new Promise((resolve) => setTimeout(resolve, 3000))
+      await server.start()
+      app = open()
+      await app.raw('UPDATE users SET family_id = 3 WHERE id = 1')
+      expect(await until(async () => (await familyOfChild()) === 3, 30_000)).toBe(true)
+    } finally {
+      watch.kill('SIGTERM')
+      await app.destroy()
+    }
+    expect(await exited).toBe(0)
+    const lines = output.trim().split('\n')
+    expect(lines.filter((l) => l.startsWith('lost the connection'))).toHaveLength(1)
+    expect(lines.filter((l) => /^reconnected to .* after \d+\.\d s; draining$/.test(l))).toHaveLength(1)
+    // The call in hand when the server died had applied the first entry; its count went down with it.
+    expect(lines.at(-1)).toMatch(/^stopped: drained [12] queued parents across 1 outages$/)
+  }, 120_000)
+})
+
+describe('a closed stdout pipe', () => {
+  it('ends a command quietly with its normal exit status', async () => {
+    const db = await createTestDatabase()
+    try {
+      await populate(db.knex, 2000, 4)
+      for (const args of [['check', '--limit', '4000'], ['check', '--json', '--limit', '4000'], ['sql']]) {
+        const child = startCli([...args, '--url', db.url])
+        let stderr = ''
+        child.stderr.on('data', (chunk) => (stderr += chunk))
+        // The reader takes one chunk and goes away, as `| head -1` does.
+        child.stdout.once('data', () => child.stdout.destroy())
+        const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+        expect(code, args.join(' ')).toBe(args[0] === 'sql' ? 0 : 1)
+        expect(stderr, args.join(' ')).not.toMatch(/EPIPE|Error|\n\s+at /)
+      }
+    } finally {
+      await db.drop()
+    }
+  })
+})
