@@ -113,7 +113,7 @@ describe(`repair beside four application writers that never retry, for ${SECONDS
       const writing = writers.map(async (knex) => {
         while (Date.now() < stopAt) {
           const op = pick(4)
-          const [sql, bindings]: [string, unknown[]] =
+          const [sql, bindings]: [string, Array<string | number>] =
             op === 1 ? ['UPDATE users SET parent_id = ? WHERE id = ?', [pick(PARENTS), child()]]
             : op === 2 ? ['UPDATE users SET family_id = NULL WHERE id = ?', [child()]]
             : op === 3 ? ["INSERT INTO users (username, parent_id) VALUES ('soak', ?)", [pick(PARENTS)]]

@@ -73,8 +73,8 @@ drain: BEGIN
       DO SLEEP(0.02);
       ITERATE entries;
     END IF;
-    SET entry_parent = (SELECT q.parent_id FROM family_sync_queue q WHERE q.id = entry_id);
-    SET next_child = (SELECT COALESCE(q.resume_from_child, -9223372036854775808) FROM family_sync_queue q WHERE q.id = entry_id);
+    SELECT q.parent_id, COALESCE(q.resume_from_child, -9223372036854775808) INTO entry_parent, next_child
+      FROM family_sync_queue q WHERE q.id = entry_id;
     apply_entry: BEGIN
       DECLARE EXIT HANDLER FOR SQLEXCEPTION
       BEGIN

@@ -2,10 +2,10 @@ import type { Session } from '../connection/session.js'
 import { CHECK_LIMIT, CHECK_LIMIT_MAX, DRAIN_STALE_SECONDS, QUEUE_MAX_AGE_SECONDS } from '../defaults.js'
 import { lastDrainAgeSeconds } from '../db/drain-runs.js'
 import { COUNT_MISMATCHES, MISMATCH } from '../db/invariant.js'
-import { readIsReplica, readServerInfo, tableExists } from '../db/introspect.js'
+import { ifInstalled, readIsReplica, readServerInfo, tableExists } from '../db/introspect.js'
 import { countPending, type Scope } from '../db/pending.js'
 import { readPrivileges, visibility } from '../db/privileges.js'
-import { OBJECTS_TABLE, QUEUE_TABLE } from '../db/tables.js'
+import { DRAIN_RUNS_TABLE, OBJECTS_TABLE, QUEUE_TABLE } from '../db/tables.js'
 import { FamilySyncError } from '../errors.js'
 
 /** An id as JSON can carry it exactly: a number up to 2^53, the digits beyond. */
@@ -35,8 +35,11 @@ export interface QueueStatus {
   parked: ParkedEntry[]
   /** Seconds since any server last ran the drain; null if none ever did. */
   lastDrainAgeSeconds: number | null
-  /** Whether a drain is expected to run on its own here: the event exists and the server is writable. */
-  drainExpected: boolean
+  /**
+   * Whether a drain is expected to run on its own here (the event exists and
+   * the server is writable); null when not looked at, because a drain ran lately.
+   */
+  drainExpected: boolean | null
 }
 
 export interface ConsistencyReport {
@@ -61,8 +64,9 @@ export interface CheckOptions {
   drainStaleSeconds?: number
 }
 
+// Ids as text, exact at any size; childKey keeps the numeric order.
 const COLUMNS = `CAST(c.id AS CHAR) AS childId, c.username AS childUsername, CAST(c.family_id AS CHAR) AS childFamilyId,
-  CAST(p.id AS CHAR) AS parentId, p.username AS parentUsername, CAST(p.family_id AS CHAR) AS parentFamilyId`
+  CAST(p.id AS CHAR) AS parentId, p.username AS parentUsername, CAST(p.family_id AS CHAR) AS parentFamilyId, c.id AS childKey`
 
 // A per-family check is two index lookups, never a scan of users: children of
 // the family's parents (users.family_id, then users.parent_id) and members of
@@ -107,19 +111,26 @@ async function drainEvent(session: Session): Promise<{ expected: boolean; sinceS
   return found ? { expected: true, sinceSeconds: found.age === null ? null : Number(found.age) } : { expected: false, sinceSeconds: null }
 }
 
+/** The queue and the drain's record in one statement: a healthy check costs two statements beyond the count. */
 async function queueStatus(session: Session): Promise<QueueStatus> {
-  const status: QueueStatus = { pending: 0, oldestAgeSeconds: null, parked: [], lastDrainAgeSeconds: null, drainExpected: false }
-  if (!(await tableExists(session, QUEUE_TABLE))) return status
-  const [q] = await session.query<{ pending: number; age: string | number | null }>(
-    `SELECT COUNT(*) AS pending, TIMESTAMPDIFF(MICROSECOND, MIN(enqueued_at), NOW(3)) / 1000000 AS age FROM ${QUEUE_TABLE} WHERE parked_at IS NULL`,
-  )
-  status.pending = Number(q.pending)
+  const status: QueueStatus = { pending: 0, oldestAgeSeconds: null, parked: [], lastDrainAgeSeconds: null, drainExpected: null }
+  const [q] = (await ifInstalled(() =>
+    session.query<{ pending: number | null; parked: number | null; age: string | number | null; drainAge: string | number | null }>(
+      `SELECT SUM(parked_at IS NULL) AS pending, SUM(parked_at IS NOT NULL) AS parked,
+              TIMESTAMPDIFF(MICROSECOND, MIN(IF(parked_at IS NULL, enqueued_at, NULL)), NOW(3)) / 1000000 AS age,
+              (SELECT TIMESTAMPDIFF(MICROSECOND, MAX(last_run_at), NOW(3)) / 1000000 FROM ${DRAIN_RUNS_TABLE}) AS drainAge
+       FROM ${QUEUE_TABLE}`,
+    ),
+  null)) ?? [{ pending: 0, parked: 0, age: null, drainAge: await lastDrainAgeSeconds(session) }]
+  status.pending = Number(q.pending ?? 0)
   status.oldestAgeSeconds = q.age === null ? null : Math.max(0, Number(q.age))
-  status.parked = (await session.query<{ id: string; parentId: string; attempts: number; lastError: string | null }>(
-    `SELECT CAST(id AS CHAR) AS id, CAST(parent_id AS CHAR) AS parentId, attempts, last_error AS lastError
-     FROM ${QUEUE_TABLE} WHERE parked_at IS NOT NULL ORDER BY id LIMIT 100`,
-  )).map((row) => ({ id: idOf(row.id), parentId: idOf(row.parentId), attempts: Number(row.attempts), lastError: row.lastError }))
-  status.lastDrainAgeSeconds = await lastDrainAgeSeconds(session)
+  status.lastDrainAgeSeconds = q.drainAge === null ? null : Math.max(0, Number(q.drainAge))
+  if (Number(q.parked ?? 0) > 0) {
+    status.parked = (await session.query<{ id: string; parentId: string; attempts: number; lastError: string | null }>(
+      `SELECT CAST(id AS CHAR) AS id, CAST(parent_id AS CHAR) AS parentId, attempts, last_error AS lastError
+       FROM ${QUEUE_TABLE} WHERE parked_at IS NOT NULL ORDER BY id LIMIT 100`,
+    )).map((row) => ({ id: idOf(row.id), parentId: idOf(row.parentId), attempts: Number(row.attempts), lastError: row.lastError }))
+  }
   return status
 }
 
@@ -141,9 +152,12 @@ export async function checkOnSession(session: Session, options: CheckOptions = {
 
   const countSql = options.familyId === undefined ? COUNT_MISMATCHES : `SELECT COUNT(*) FROM (${scope.sql}) m`
   const mismatchCount = Number(await session.scalar(countSql, scope.bindings))
-  const mismatches = mismatchCount === 0
+  // The whole table is read in primary-key order and stops after `limit` rows; a family's two lookups are sorted.
+  const mismatches = mismatchCount === 0 || limit === 0
     ? []
-    : await session.query<Record<string, unknown>>(`SELECT * FROM (${scope.sql}) m ORDER BY CAST(m.childId AS SIGNED) LIMIT ?`, [...scope.bindings, limit])
+    : options.familyId === undefined
+      ? await session.query<Record<string, unknown>>(`${scope.sql} ORDER BY c.id LIMIT ?`, [limit])
+      : await session.query<Record<string, unknown>>(`SELECT * FROM (${scope.sql}) m ORDER BY m.childKey LIMIT ?`, [...scope.bindings, limit])
 
   const queue = await queueStatus(session)
   const pendingCount = queue.pending > 0 && mismatchCount > 0 ? await countPending(session, scope) : 0
@@ -156,11 +170,13 @@ export async function checkOnSession(session: Session, options: CheckOptions = {
   if (queue.oldestAgeSeconds !== null && queue.oldestAgeSeconds > maxAge) {
     problems.push(`queued work has waited ${queue.oldestAgeSeconds.toFixed(1)} s (limit ${maxAge} s): the drain is not keeping up or not running; see family-sync verify`)
   }
-  if (queue.pending > 0 || (await tableExists(session, QUEUE_TABLE))) {
+  // Whether the event should be running matters only when no drain ran lately.
+  const quietSince = queue.lastDrainAgeSeconds ?? Infinity
+  if (quietSince > staleAfter && (await tableExists(session, QUEUE_TABLE))) {
     const event = await drainEvent(session)
     queue.drainExpected = event.expected
     if (event.expected) {
-      const quiet = Math.min(queue.lastDrainAgeSeconds ?? Infinity, event.sinceSeconds ?? Infinity)
+      const quiet = Math.min(quietSince, event.sinceSeconds ?? Infinity)
       if (quiet > staleAfter) {
         problems.push(
           `no drain has run for ${Number.isFinite(quiet) ? quiet.toFixed(1) + ' s' : 'as long as the event has existed'} although the drain event should run every second ` +

@@ -1,5 +1,5 @@
 import type { Session } from '../connection/session.js'
-import { tableExists } from './introspect.js'
+import { ifInstalled } from './introspect.js'
 import { DRAIN_RUNS_TABLE } from './tables.js'
 
 /**
@@ -7,7 +7,6 @@ import { DRAIN_RUNS_TABLE } from './tables.js'
  * record replicates, so a replica or another Galera node sees the primary's.
  */
 export async function lastDrainAgeSeconds(session: Session): Promise<number | null> {
-  if (!(await tableExists(session, DRAIN_RUNS_TABLE))) return null
-  const age = await session.scalar<string | number>(`SELECT TIMESTAMPDIFF(MICROSECOND, MAX(last_run_at), NOW(3)) / 1000000 FROM ${DRAIN_RUNS_TABLE}`)
+  const age = await ifInstalled(() => session.scalar<string | number>(`SELECT TIMESTAMPDIFF(MICROSECOND, MAX(last_run_at), NOW(3)) / 1000000 FROM ${DRAIN_RUNS_TABLE}`), null)
   return age === null ? null : Math.max(0, Number(age))
 }

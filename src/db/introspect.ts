@@ -70,6 +70,21 @@ export async function readIsReplica(session: Session): Promise<boolean | null> {
   }
 }
 
+const ER_NO_SUCH_TABLE = 1146
+
+/**
+ * The result of a statement on family-sync's own tables, or `fallback` before
+ * they exist: one statement where asking information_schema first would be two.
+ */
+export async function ifInstalled<T>(work: () => Promise<T>, fallback: T): Promise<T> {
+  try {
+    return await work()
+  } catch (error) {
+    if ((error as { errno?: number }).errno === ER_NO_SUCH_TABLE) return fallback
+    throw error
+  }
+}
+
 export async function tableExists(session: Session, table: string): Promise<boolean> {
   const n = await session.scalar<number>('SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [table])
   return Number(n) > 0

@@ -2,7 +2,7 @@ import type { Session } from '../connection/session.js'
 import { normalizeSql } from '../sql/lexer.js'
 import type { Catalogue, StoredObject, StoredObjectKind } from './catalogue.js'
 import { expectedOf, normalizeParameters } from './expected.js'
-import { readInstalled, tableExists, type Installed, type ServerInfo } from './introspect.js'
+import { ifInstalled, readInstalled, type Installed, type ServerInfo } from './introspect.js'
 import { OBJECTS_TABLE } from './tables.js'
 
 export type ObjectState = 'ok' | 'missing' | 'differs' | 'disabled' | 'definer-gone' | 'unknown'
@@ -48,13 +48,8 @@ export interface AssessInput {
 }
 
 async function recordedChecksums(session: Session): Promise<Map<string, string>> {
-  if (!(await tableExists(session, OBJECTS_TABLE))) return new Map()
-  try {
-    const rows = await session.query<{ name: string; checksum: string }>(`SELECT name, checksum FROM ${OBJECTS_TABLE}`)
-    return new Map(rows.map((row) => [row.name, row.checksum]))
-  } catch {
-    return new Map()
-  }
+  const rows = await ifInstalled(() => session.query<{ name: string; checksum: string }>(`SELECT name, checksum FROM ${OBJECTS_TABLE}`), [])
+  return new Map(rows.map((row) => [row.name, row.checksum]))
 }
 
 /** Which definers still exist; null for each this account cannot look up (no SELECT on mysql.user). */

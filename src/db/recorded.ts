@@ -1,5 +1,5 @@
 import type { Session } from '../connection/session.js'
-import { tableExists } from './introspect.js'
+import { ifInstalled } from './introspect.js'
 import { MIGRATIONS_TABLE } from './tables.js'
 
 // INSERT IGNORE: a rerun after a crash between a migration and its record
@@ -8,6 +8,6 @@ export const RECORD_MIGRATION = `INSERT IGNORE INTO ${MIGRATIONS_TABLE} (name) V
 
 /** The migrations family_sync_migrations records as run; none before its first record. */
 export async function executedMigrations(session: Session): Promise<string[]> {
-  if (!(await tableExists(session, MIGRATIONS_TABLE))) return []
-  return (await session.query<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY name`)).map((row) => row.name)
+  const rows = await ifInstalled(() => session.query<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY name`), [])
+  return rows.map((row) => row.name)
 }

@@ -7,7 +7,7 @@ import { foreignTriggers } from '../db/foreign-triggers.js'
 import { readInstalled, readServerInfo, tableExists, type ServerInfo } from '../db/introspect.js'
 import { refuseReadOnly } from '../db/read-only.js'
 import { assessObjects } from '../db/object-state.js'
-import { readPrivileges, visibility } from '../db/privileges.js'
+import { readPrivileges } from '../db/privileges.js'
 import { QUEUE_TABLE } from '../db/tables.js'
 import { drainOnSession } from '../drain/drain.js'
 import { FamilySyncError } from '../errors.js'
@@ -127,15 +127,23 @@ async function plan(session: Session, catalogue: Catalogue, options: UpOptions):
   const wanted = options.to ? MIGRATION_NAMES.slice(0, MIGRATION_NAMES.indexOf(knownMigration(options.to)) + 1) : MIGRATION_NAMES
   const pending = wanted.filter((name) => !executed.has(name))
   const installed = await readInstalled(session, catalogue.objects.map((o) => o.name))
-  const privileges = await readPrivileges(session, server.currentUser)
-  const event = eventWarnings(server, privileges)
   const drainAge = server.galera ? await lastDrainAgeSeconds(session) : null
-  const reports = await assessObjects(session, { server, catalogue, replica: false, drainFresh: drainAge !== null && drainAge <= DRAIN_STALE_SECONDS, visible: visibility(privileges) }, installed)
+  const everything = { triggers: true, events: true, routines: true }
+  const reports = await assessObjects(session, { server, catalogue, replica: false, drainFresh: drainAge !== null && drainAge <= DRAIN_STALE_SECONDS, visible: everything }, installed)
+  const stale = reports.filter((report) => {
+    const owner = catalogue.object(report.name).migration
+    return executed.has(owner) && wanted.includes(owner) && report.state !== 'ok'
+  })
+  const foreign = foreignTriggers(installed.triggers)
+  const drop = options.dropForeignTriggers ?? []
+  // Privileges are read only when there is something to do: a no-op run is the common deploy.
+  const busy = pending.length > 0 || stale.length > 0 || drop.length > 0 || foreign.some((t) => t.writesUsers)
+  const privileges = busy ? await readPrivileges(session, server.currentUser) : new Set<string>()
+  const event = eventWarnings(server, privileges)
   const objects: PlannedObject[] = []
-  for (const report of reports) {
+  for (const report of stale) {
     const object = catalogue.object(report.name)
-    if (!executed.has(object.migration) || !wanted.includes(object.migration)) continue
-    if (report.state === 'ok' || report.state === 'unknown' || (object.kind === 'event' && !event.canCreate)) continue
+    if (object.kind === 'event' && !event.canCreate) continue
     objects.push({
       name: report.name,
       kind: report.kind,
@@ -145,8 +153,6 @@ async function plan(session: Session, catalogue: Catalogue, options: UpOptions):
       keepDefiner: report.definer && report.definerExists && report.definer !== server.currentUser ? report.definer : undefined,
     })
   }
-  const foreign = foreignTriggers(installed.triggers)
-  const drop = options.dropForeignTriggers ?? []
   const empty = pending.length === 0 && objects.length === 0 && drop.length === 0 && !foreign.some((t) => t.writesUsers)
   const result: Plan = { server, migrations: pending, objects, drop, problems: [], warnings: [], preflightNotes: [], canCreateEvent: event.canCreate, installed, empty }
   if (empty) return result

@@ -49,8 +49,13 @@ const MAX_IDLE_PASSES = 5
  */
 type Id = bigint
 
+/**
+ * The next batch's row count, from how long this one took against the
+ * target. It grows by half at most, so one slow batch (a cold page, a busy
+ * moment) is not doubled into one far past the target.
+ */
 export function nextBatchSize(size: number, elapsedMs: number, targetMs: number): number {
-  const factor = Math.min(2, Math.max(0.5, targetMs / Math.max(elapsedMs, 1)))
+  const factor = Math.min(1.5, Math.max(0.5, targetMs / Math.max(elapsedMs, 1)))
   return Math.min(MAX_BATCH_ROWS, Math.max(MIN_BATCH_ROWS, Math.round(size * factor)))
 }
 

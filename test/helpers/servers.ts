@@ -18,8 +18,8 @@ export interface ExtraServer {
   stop(): Promise<void>
   /** SIGKILL, as a crash. */
   kill(): Promise<void>
-  /** Starts it again on the same datadir and port. */
-  start(): Promise<void>
+  /** Starts it again on the same datadir and port, with extra options for this start if given. */
+  start(extra?: string[]): Promise<void>
   /** Stops it and removes its datadir. */
   remove(): Promise<void>
 }
@@ -97,8 +97,8 @@ export async function startServer(options: ServerOptions = {}): Promise<ExtraSer
   let hard: NodeJS.Timeout | undefined
   const args = ['--no-defaults', `--datadir=${datadir}`, `--port=${port}`, '--bind-address=127.0.0.1', `--socket=${socket}`, `--pid-file=${join(base, 'mysqld.pid')}`, `--user=${user}`, `--log-error=${join(base, 'error.log')}`, ...(options.args ?? [])]
 
-  async function start(): Promise<void> {
-    child = spawn(MARIADBD!, args, { stdio: 'ignore', env: { ...process.env, ...options.env } })
+  async function start(extra: string[] = []): Promise<void> {
+    child = spawn(MARIADBD!, [...args, ...extra], { stdio: 'ignore', env: { ...process.env, ...options.env } })
     running.add(child)
     const started = child
     child.once('exit', () => running.delete(started))
