@@ -1,6 +1,7 @@
 import type { Session } from '../connection/session.js'
 import { DRAIN_ENTRIES_PER_CALL } from '../defaults.js'
 import { QUEUE_TABLE } from '../db/tables.js'
+import { withRetry } from '../db/retry.js'
 
 export interface DrainOptions {
   /** Queue entries one procedure call applies at most. */
@@ -20,11 +21,18 @@ export interface DrainResult {
 /**
  * One procedure call. Each entry it applies is its own transaction (or a few,
  * for a big family) inside family_sync_drain, and an entry that fails is
- * marked there, so a call never fails because of one entry.
+ * marked there, so a call never fails because of one entry. A Galera
+ * certification conflict is the exception: the cluster aborts the call from
+ * outside, past the procedure's handlers, so the call is run again here, with
+ * growing pauses (up to 2 s), for as long as it takes; what it had committed
+ * stays committed.
  */
 export async function drainCall(session: Session, entriesPerCall: number, pollSeconds = 0): Promise<number> {
-  await session.run('CALL family_sync_drain(?, ?, @family_sync_applied)', [entriesPerCall, pollSeconds])
-  return Number(await session.scalar('SELECT @family_sync_applied'))
+  const { value } = await withRetry(async () => {
+    await session.run('CALL family_sync_drain(?, ?, @family_sync_applied)', [entriesPerCall, pollSeconds])
+    return Number(await session.scalar('SELECT @family_sync_applied'))
+  }, Infinity)
+  return value
 }
 
 export async function failingEntries(session: Session): Promise<{ retrying: number; parked: number }> {

@@ -1,5 +1,6 @@
 import { isTransient } from '../connection/transient.js'
 import { DRAIN_ENTRIES_PER_CALL, WATCH_POLL_SECONDS } from '../defaults.js'
+import { isRetryable } from '../db/retry.js'
 
 /** One call of family_sync_drain on whatever connection the caller keeps: (entries, poll seconds) -> applied. */
 export type DrainCall = (entriesPerCall: number, pollSeconds: number) => Promise<number>
@@ -61,6 +62,11 @@ export async function watchQueue(call: DrainCall, options: WatchOptions): Promis
       result.applied += applied
       if (applied > 0) options.onApplied?.(applied, result.applied)
     } catch (error) {
+      // Conflicts that outlasted drainCall's own retries: a sidecar keeps going.
+      if (isRetryable(error)) {
+        await sleep(1000, options.signal)
+        continue
+      }
       if (!isTransient(error)) throw error
       if (downSince === undefined) {
         downSince = Date.now()

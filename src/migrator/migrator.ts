@@ -219,6 +219,12 @@ export async function upOnSession(session: Session, options: UpOptions = {}, mig
   }
   const server = await readServerInfo(session)
   await refuseReadOnly(session, server, options.force, 'migrate up')
+  // On Galera taking the lock creates its table: a run that the preflight
+  // refuses must change nothing, so it is refused before the lock as well.
+  if (server.galera) {
+    const first = await plan(session, catalogue, options)
+    if (first.problems.length > 0) throw preflightFailure(first.problems)
+  }
   return withLockWait(session, lockWait, async () => {
     const lock = migrationLock(session, server, migratorOptions.lockTimeoutSeconds ?? LOCK_TIMEOUT_SECONDS)
     await lock.acquire()

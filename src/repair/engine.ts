@@ -6,7 +6,7 @@ import { tableExists } from '../db/introspect.js'
 import { QUEUE_TABLE } from '../db/tables.js'
 import { silentProgress, type Progress } from '../progress.js'
 import { auditStatement, lockBatch, updateStatement } from './batch.js'
-import { withRetry } from './retry.js'
+import { isRetryable, withRetry } from '../db/retry.js'
 
 export interface RepairOptions {
   /** Count what would change and change nothing. */
@@ -35,12 +35,14 @@ export interface RepairResult {
 }
 
 const FIRST_BATCH_ROWS = 1000
-const MIN_BATCH_ROWS = 50
+const MIN_BATCH_ROWS = 1
 const MAX_BATCH_ROWS = 200_000
 // A chain deeper than this is not a family tree; the rest is left for a rerun.
 const MAX_PASSES = 100
 // Passes in a row that changed nothing because the application held the rows.
 const MAX_IDLE_PASSES = 5
+// How long batches may keep failing on conflicts before repair gives up.
+const STUCK_MS = 60_000
 
 /**
  * Ids travel as text and are bound as BigInt: exact up to 2^63 whatever the
@@ -145,19 +147,34 @@ export async function repairOnSession(session: Session, options: RepairOptions =
   const total = Number(await session.scalar('SELECT COUNT(*) FROM users'))
   let size = FIRST_BATCH_ROWS
   let idle = 0
+  let stalled = 0
+  let lastRemaining = Infinity
   while (result.passes < MAX_PASSES) {
     result.passes++
     let fixedThisPass = 0
     let visited = 0
     progress.start(total, `${reason} pass ${result.passes}`)
+    let stuckSince: number | undefined
     for (let after: Id | null = null, done = false; !done; ) {
       await options.beforeBatch?.()
       const batchStart = Date.now()
       const upTo = await batchEnd(session, after, size)
       const range = rangeOf(after, upTo)
-      const { value: changed, retries } = await withRetry(() => applyBatch(session, lockBatch(range.sql), range.bindings, reason))
+      let changed: number
+      try {
+        ;({ value: changed } = await withRetry(() => applyBatch(session, lockBatch(range.sql), range.bindings, reason), 3))
+        stuckSince = undefined
+      } catch (error) {
+        // Conflicting writers (on Galera, other nodes' writes abort a batch
+        // that holds their rows): a smaller batch holds fewer rows. Given up
+        // only after a minute without one batch getting through.
+        if (!isRetryable(error) || Date.now() - (stuckSince ??= Date.now()) > STUCK_MS) throw error
+        result.retries++
+        size = Math.max(1, Math.floor(size / 2))
+        await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 200))
+        continue
+      }
       const elapsed = Date.now() - batchStart
-      result.retries += retries
       result.batches++
       result.maxBatchMs = Math.max(result.maxBatchMs, elapsed)
       result.fixed += changed
@@ -173,6 +190,11 @@ export async function repairOnSession(session: Session, options: RepairOptions =
     const left = await leftOver(session)
     Object.assign(result, left)
     if (left.remaining === 0) break
+    // Writers making new mismatches as fast as passes fix them: stop chasing
+    // once three passes in a row leave no fewer behind.
+    stalled = left.remaining >= lastRemaining ? stalled + 1 : 0
+    lastRemaining = left.remaining
+    if (stalled >= 3) break
     if (fixedThisPass === 0) {
       await options.beforeBatch?.()
       const { value: broke, retries } = await withRetry(() => applyBatch(session, FIRST_UNSETTLED, [], reason))

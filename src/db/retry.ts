@@ -7,6 +7,7 @@ export function isRetryable(error: unknown): boolean {
   return RETRYABLE.has((error as { code?: string }).code ?? '')
 }
 
+/** Runs `work` until it succeeds or fails for another reason; `attempts` bounds it (Infinity: never give up). */
 export async function withRetry<T>(work: () => Promise<T>, attempts = 20): Promise<{ value: T; retries: number }> {
   for (let retries = 0; ; retries++) {
     try {
