@@ -1,14 +1,21 @@
 import { CHILD_PARENT_JOIN, MISMATCH, PARENT_SETTLED } from '../db/invariant.js'
-import { AUDIT_TABLE } from '../db/tables.js'
+import { AUDIT_TABLE, QUEUE_TABLE } from '../db/tables.js'
 
 // The statements of one repair batch, shared by the engine (which runs them
 // per batch of locked ids) and by `family-sync sql` (which runs them once over
 // the whole table): the same audit, the same update.
 
-/** The batch's mismatches whose parent is settled, locked, none waited for: rows another transaction holds are left for the next pass. */
-export function lockBatch(range: string): string {
+// The parent has a live queue entry: the drain applies it.
+const PARENT_QUEUED = `EXISTS (SELECT 1 FROM ${QUEUE_TABLE} q WHERE q.parent_id = p.id AND q.parked_at IS NULL)`
+
+/**
+ * The batch's mismatches whose parent is settled (and, with `skipQueued`, not
+ * queued for the drain), locked, none waited for: rows another transaction
+ * holds are left for the next pass.
+ */
+export function lockBatch(range: string, skipQueued: boolean): string {
   return `SELECT CAST(c.id AS CHAR) AS id FROM ${CHILD_PARENT_JOIN}
-    WHERE ${range} AND ${MISMATCH} AND ${PARENT_SETTLED}
+    WHERE ${range} AND ${MISMATCH} AND ${PARENT_SETTLED}${skipQueued ? ` AND NOT ${PARENT_QUEUED}` : ''}
     ORDER BY c.id FOR UPDATE SKIP LOCKED`
 }
 

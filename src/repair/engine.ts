@@ -80,10 +80,14 @@ function rangeOf(after: Id | null, upTo: Id | null): { sql: string; bindings: Id
  * waiting (a row the application holds is skipped for a later pass), then
  * audit and update exactly those rows. A transaction that never waits can
  * never be part of a deadlock, so the application's statements never become
- * its victims. The triggers skip their per-row lookup for this connection
- * only, because each value is already taken from the locked parent.
+ * its victims. READ COMMITTED: only the rows that match are locked, with
+ * record locks; under REPEATABLE READ the scan takes next-key locks, and
+ * InnoDB was seen waiting on those despite SKIP LOCKED. The triggers skip
+ * their per-row lookup for this connection only, because each value is
+ * already taken from the locked parent.
  */
 async function applyBatch(session: Session, lockSql: string, bindings: unknown[], reason: string): Promise<number> {
+  await session.run('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
   await session.run('START TRANSACTION')
   try {
     await session.run('SET @family_sync_repairing = CONNECTION_ID()')
@@ -147,8 +151,9 @@ export async function repairOnSession(session: Session, options: RepairOptions =
   const total = Number(await session.scalar('SELECT COUNT(*) FROM users'))
   let size = FIRST_BATCH_ROWS
   let idle = 0
-  let stalled = 0
-  let lastRemaining = Infinity
+  // Children of a parent with a live queue entry are the drain's work: left to it,
+  // repair does not chase writers. On the way down the drain is gone, so it takes them.
+  const skipQueued = reason !== 'down' && (await tableExists(session, QUEUE_TABLE))
   while (result.passes < MAX_PASSES) {
     result.passes++
     let fixedThisPass = 0
@@ -162,7 +167,7 @@ export async function repairOnSession(session: Session, options: RepairOptions =
       const range = rangeOf(after, upTo)
       let changed: number
       try {
-        ;({ value: changed } = await withRetry(() => applyBatch(session, lockBatch(range.sql), range.bindings, reason), 3))
+        ;({ value: changed } = await withRetry(() => applyBatch(session, lockBatch(range.sql, skipQueued), range.bindings, reason), 3))
         stuckSince = undefined
       } catch (error) {
         // Conflicting writers (on Galera, other nodes' writes abort a batch
@@ -190,11 +195,6 @@ export async function repairOnSession(session: Session, options: RepairOptions =
     const left = await leftOver(session)
     Object.assign(result, left)
     if (left.remaining === 0) break
-    // Writers making new mismatches as fast as passes fix them: stop chasing
-    // once three passes in a row leave no fewer behind.
-    stalled = left.remaining >= lastRemaining ? stalled + 1 : 0
-    lastRemaining = left.remaining
-    if (stalled >= 3) break
     if (fixedThisPass === 0) {
       await options.beforeBatch?.()
       const { value: broke, retries } = await withRetry(() => applyBatch(session, FIRST_UNSETTLED, [], reason))
