@@ -15,7 +15,8 @@ export async function toPrometheus(check: ConsistencyReport, verify: VerifyRepor
   gauge('family_sync_queue_pending', 'Entries waiting in family_sync_queue (parked ones not counted).').set(check.queue.pending)
   gauge('family_sync_queue_oldest_age_seconds', 'Age of the oldest waiting queue entry, 0 when none waits.').set(check.queue.oldestAgeSeconds ?? 0)
   gauge('family_sync_queue_parked', 'Queue entries parked after failing repeatedly; family-sync drain --retry-parked tries them again.').set(check.queue.parked.length)
-  gauge('family_sync_drain_last_run_age_seconds', 'Seconds since any server last ran the drain; NaN if none ever did.').set(check.queue.lastDrainAgeSeconds ?? Number.NaN)
+  // Absent, not 0, while no drain ever ran: absent() alerts on it, and 0 would read as "just now".
+  if (check.queue.lastDrainAgeSeconds !== null) gauge('family_sync_drain_last_run_age_seconds', 'Seconds since any server last ran the drain.').set(check.queue.lastDrainAgeSeconds)
   gauge('family_sync_ok', '1 when check passes, else 0.').set(check.ok ? 1 : 0)
   if (verify) {
     const present = gauge('family_sync_object_present', 'Whether a stored object of family-sync exists.', ['name', 'kind'])

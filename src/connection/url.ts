@@ -33,12 +33,12 @@ const SHAPE = 'mysql://user:password@host:port/database'
  */
 export function parseDatabaseUrl(url: string): ConnectionTarget {
   const shown = redactUrl(url)
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase()
+  const scheme = /^((?:[a-z][a-z0-9+.-]*:)+)\/\//i.exec(url)?.[1]?.toLowerCase()
   if (scheme === undefined) {
     throw new FamilySyncError(`malformed connection URL '${shown}': expected ${SHAPE}`)
   }
-  if (scheme !== 'mysql' && scheme !== 'mariadb') {
-    throw new FamilySyncError(`unsupported URL scheme '${scheme}:' in '${shown}': use ${SHAPE}`)
+  if (scheme !== 'mysql:' && scheme !== 'mariadb:') {
+    throw new FamilySyncError(`unsupported URL scheme '${scheme}' in '${shown}': use ${SHAPE}`)
   }
   let parsed: URL
   try {
@@ -96,8 +96,8 @@ function tlsSettings(params: Map<string, string>): TlsSettings {
  */
 function passwordSpan(text: string): [start: number, end: number] | null {
   const scheme = /^(?:[a-z][a-z0-9+.-]*:)*(?:\/\/)?/i.exec(text)?.[0] ?? ''
-  // A scheme-less "user:pw@host" reads like a scheme "user:"; try both.
-  for (const offset of new Set([scheme.length, 0])) {
+  // A scheme-less "user:pw@host" reads like a scheme "user:"; without a "//" both readings are tried.
+  for (const offset of new Set(scheme.endsWith('//') ? [scheme.length] : [scheme.length, 0])) {
     const rest = text.slice(offset)
     let at = rest.lastIndexOf('@')
     while (at > 0 && !/^[\w.\-[\]:%]+(?:[/?#]|$)/.test(rest.slice(at + 1))) at = rest.lastIndexOf('@', at - 1)

@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest'
+import { escapeControl } from '../../src/cli/output.js'
+import { idNumber, integerRange, wholeNumber } from '../../src/cli/options.js'
+import { describeError, FamilySyncError } from '../../src/errors.js'
+import { nextBatchSize } from '../../src/repair/engine.js'
+import { lockNameFor } from '../../src/migrator/lock.js'
+import { definerClause } from '../../src/migrator/replace.js'
+import { render, note } from '../../src/migrator/script.js'
+
+describe('escapeControl', () => {
+  it('spells out what would move the cursor, forge a line or reorder text', () => {
+    expect(escapeControl('Eli\nok: 0 mismatched')).toBe('Eli\\x0aok: 0 mismatched')
+    expect(escapeControl('\u001b[2J\u001b[Hclean')).toBe('\\x1b[2J\\x1b[Hclean')
+    expect(escapeControl('a\u202eevil')).toBe('a\\u202eevil')
+    expect(escapeControl('Zoë 👪 Ünïcode')).toBe('Zoë 👪 Ünïcode')
+  })
+})
+
+describe('numeric options', () => {
+  it('whole numbers within their range only', () => {
+    const limit = wholeNumber('--limit', 0, 1000)
+    expect(limit('0')).toBe(0)
+    expect(limit('1000')).toBe(1000)
+    for (const bad of ['-1', '1e3', '1001', '1.5', '', ' 7', '0x10', '99999999999999999999']) expect(() => limit(bad), bad).toThrow(/--limit takes a whole number from 0 to 1000/)
+  })
+
+  it('ids stay exact beyond 2^53 and stop at BIGINT', () => {
+    const family = idNumber('--family')
+    expect(family('42')).toBe(42)
+    expect(family('9007199254740993')).toBe(9007199254740993n)
+    expect(family('-9223372036854775808')).toBe(-(2n ** 63n))
+    expect(() => family('9223372036854775808')).toThrow(/out of range for an id column/)
+    expect(() => family('seven')).toThrow(/takes a whole number/)
+  })
+
+  it('knows the range of each integer column type', () => {
+    expect(integerRange('int(11)')).toEqual([-(2n ** 31n), 2n ** 31n - 1n])
+    expect(integerRange('int(10) unsigned')).toEqual([0n, 2n ** 32n - 1n])
+    expect(integerRange('bigint(20) unsigned')).toEqual([0n, 2n ** 64n - 1n])
+    expect(integerRange('varchar(10)')).toBeNull()
+  })
+})
+
+describe('describeError', () => {
+  const scene = { host: 'db', port: 3306, user: 'app', database: 'chores' }
+  it.each([
+    [{ code: 'ECONNREFUSED' }, /cannot connect to db:3306: connection refused/],
+    [{ code: 'ENOTFOUND' }, /unknown host/],
+    [{ code: 'ETIMEDOUT' }, /no answer in time/],
+    [{ code: 'ER_ACCESS_DENIED_ERROR', sqlMessage: 'Access denied' }, /access denied for user 'app' at db:3306/],
+    [{ code: 'ER_BAD_DB_ERROR' }, /unknown database 'chores'/],
+    [{ code: 'ER_NO_SUCH_TABLE', sqlMessage: "Table 'chores.users' doesn't exist" }, /works on the application's users and families tables/],
+    [{ code: 'ER_NO_SUCH_TABLE', sqlMessage: "Table 'chores.family_sync_queue' doesn't exist" }, /family-sync is not installed in this database/],
+    [{ code: 'PROTOCOL_CONNECTION_LOST' }, /connection to db:3306 was lost.*run the command again/],
+    [{ code: 'HANDSHAKE_SSL_ERROR', message: 'self-signed certificate' }, /TLS to db:3306 failed/],
+    [{ code: 'ER_LOCK_DEADLOCK', sqlMessage: 'Deadlock found' }, /after retries/],
+    [{ sqlMessage: 'Something\nodd' }, /the server refused a statement: Something odd/],
+  ])('%o', (error, message) => {
+    const described = describeError(error, scene)
+    expect(described).toBeInstanceOf(FamilySyncError)
+    expect(described.message).toMatch(message)
+    expect(described.message).not.toContain('\n')
+    expect(described.exitCode).toBe(2)
+  })
+
+  it('passes a FamilySyncError through with its own exit status', () => {
+    const own = new FamilySyncError('stop', { exitCode: 1 })
+    expect(describeError(own)).toBe(own)
+  })
+})
+
+describe('repair batch sizing', () => {
+  it('grows by half at most, shrinks by half at most, within bounds', () => {
+    expect(nextBatchSize(1000, 10, 100)).toBe(1500)
+    expect(nextBatchSize(1000, 1000, 100)).toBe(500)
+    expect(nextBatchSize(1000, 100, 100)).toBe(1000)
+    expect(nextBatchSize(1, 1000, 100)).toBe(1)
+    expect(nextBatchSize(190_000, 1, 100)).toBe(200_000)
+  })
+})
+
+describe('lock names', () => {
+  it('one per database, within GET_LOCK’s 64 characters', () => {
+    expect(lockNameFor('a')).toBe('family_sync_migrate:a')
+    expect(lockNameFor('a')).not.toBe(lockNameFor('b'))
+    const long = 'x'.repeat(64)
+    expect(lockNameFor(long).length).toBeLessThanOrEqual(64)
+    expect(lockNameFor(long)).not.toBe(lockNameFor('y'.repeat(64)))
+  })
+})
+
+describe('script rendering', () => {
+  it('puts compound statements between DELIMITER lines and keeps notes as comments', () => {
+    expect(render('SELECT 1')).toBe('SELECT 1;')
+    expect(render('BEGIN SELECT 1; END')).toBe('DELIMITER $$\nBEGIN SELECT 1; END$$\nDELIMITER ;')
+    expect(note('two\nlines')).toBe('-- two\n-- lines')
+  })
+
+  it('quotes a definer as identifiers', () => {
+    expect(definerClause("o'brien@10.0.%")).toBe("DEFINER = `o'brien`@`10.0.%`")
+    expect(definerClause('we`ird@localhost')).toBe('DEFINER = `we``ird`@`localhost`')
+  })
+})
