@@ -1,3 +1,4 @@
+import { checkServerIdentity, type TLSSocket } from 'node:tls'
 import mysql from 'mysql2'
 import { SQL_MODE } from '../defaults.js'
 import { FamilySyncError } from '../errors.js'
@@ -21,6 +22,21 @@ function open(options: ReturnType<typeof driverOptions>): Promise<mysql.Connecti
 }
 
 /**
+ * VERIFY_IDENTITY: the certificate must name the host in the URL, a DNS name
+ * or an IP address alike. mysql2's own check compares an IP host with
+ * "localhost", so it is done here, on the negotiated socket.
+ */
+function verifyIdentity(connection: mysql.Connection, host: string): void {
+  const socket = (connection as unknown as { stream?: TLSSocket }).stream
+  const certificate = typeof socket?.getPeerCertificate === 'function' ? socket.getPeerCertificate() : undefined
+  const mismatch = certificate ? checkServerIdentity(host, certificate) : Object.assign(new Error('no TLS certificate'), { code: 'HANDSHAKE_SSL_ERROR' })
+  if (mismatch) {
+    connection.destroy()
+    throw mismatch
+  }
+}
+
+/**
  * One connection of the CLI's own, with family-sync's sql_mode. With
  * ssl-mode=PREFERRED (the default, as in the mysql client) TLS is used when
  * the server offers it; REQUIRED and the VERIFY modes never fall back.
@@ -41,6 +57,7 @@ export async function connect(target: ConnectionTarget): Promise<OpenSession> {
   }
   const session = new Session(connection as unknown as DriverConnection)
   try {
+    if (target.tls.mode === 'VERIFY_IDENTITY') verifyIdentity(connection, target.host)
     await session.run(`SET SESSION sql_mode = '${SQL_MODE}'`)
   } catch (error) {
     connection.destroy()
