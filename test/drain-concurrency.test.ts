@@ -70,7 +70,12 @@ describe(`two drains and ${WRITERS} application writers for ${SECONDS} s`, () =>
     await Promise.all([...writers, ...drains].map((k) => k.destroy()))
     stats.drained += await drain(db.knex)
 
-    const [{ maxId }] = await rows<{ maxId: number | null }>(db.knex, "SELECT AUTO_INCREMENT - 1 AS maxId FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'family_sync_queue'")
+    // The highest id ever handed out; MySQL caches information_schema's AUTO_INCREMENT for a day unless told not to.
+    const maxId = await db.knex.transaction(async (trx) => {
+      await trx.raw('SET SESSION information_schema_stats_expiry = 0').catch(() => {})
+      const [[row]] = (await trx.raw("SELECT AUTO_INCREMENT - 1 AS maxId FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'family_sync_queue'")) as [[{ maxId: number | null }]]
+      return row.maxId
+    })
     const [{ fake }] = await rows<{ fake: number }>(db.knex, 'SELECT COUNT(*) AS fake FROM family_sync_audit WHERE old_family_id <=> new_family_id')
     const [{ audited }] = await rows<{ audited: number }>(db.knex, "SELECT COUNT(*) AS audited FROM family_sync_audit WHERE reason = 'drain'")
     console.log(`soak ${SECONDS}s: ${JSON.stringify({ ...stats, queueEntriesEver: Number(maxId), drainAuditRows: Number(audited) })}`)

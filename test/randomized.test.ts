@@ -36,6 +36,8 @@ describe(`randomized application writes (FAMILY_SYNC_SEED=${SEED})`, () => {
   afterAll(() => db.drop())
 
   it('keeps the invariant and touches no other column', async () => {
+    // The seed is in the test name too; printed so a CI log shows it even when the name is cut.
+    console.log(`randomized application writes: FAMILY_SYNC_SEED=${SEED} replays this run`)
     const random = mulberry32(SEED)
     const pick = <T>(list: T[]): T => list[Math.floor(random() * list.length)]
     const model = new Map<number, ModelUser>()
