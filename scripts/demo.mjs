@@ -41,5 +41,17 @@ process.stdout.write(`family-sync demo on ${hidden}\n`)
 step('knex seed:run   # the bug report: asela (2) created family Sela (1); Makoto (3) and Eli (4) kept family_id NULL', process.execPath, ['--import', 'tsx', join(root, 'node_modules', 'knex', 'bin', 'cli.js'), 'seed:run', '--knexfile', 'knexfile.ts'])
 step('family-sync check   # exit 1: the children are lost', process.execPath, [cli, 'check'], [0, 1])
 step('family-sync migrate up', process.execPath, [cli, 'migrate', 'up'])
-step('family-sync check   # exit 0: repaired, with an audit row each', process.execPath, [cli, 'check'])
+step('family-sync drain   # what the every-second event does when the event scheduler is ON', process.execPath, [cli, 'drain'])
+step('family-sync check   # exit 0: repaired', process.execPath, [cli, 'check'])
+
+// The audit the backfill promised: one row per child it changed, with the old value.
+process.stdout.write('\n$ SELECT user_id, old_family_id, new_family_id, reason FROM family_sync_audit\n')
+const app = knexFactory({ client: 'mysql2', connection: { host: server.hostname, port: Number(server.port || 3306), user: decodeURIComponent(server.username) || 'root', password: decodeURIComponent(server.password), database, dateStrings: true } })
+try {
+  const [audit] = await app.raw('SELECT user_id, old_family_id, new_family_id, reason, changed_at FROM family_sync_audit ORDER BY id')
+  for (const row of audit) process.stdout.write(`  user ${row.user_id}: family ${row.old_family_id ?? 'NULL'} -> ${row.new_family_id} (${row.reason}, ${row.changed_at})\n`)
+  if (audit.length === 0) process.stdout.write('  (none: nothing needed repairing)\n')
+} finally {
+  await app.destroy()
+}
 step('family-sync verify', process.execPath, [cli, 'verify'])
