@@ -10,13 +10,13 @@ const PARENT_QUEUED = `EXISTS (SELECT 1 FROM ${QUEUE_TABLE} q WHERE q.parent_id 
 
 /**
  * The batch's mismatches whose parent is settled (and, with `skipQueued`, not
- * queued for the drain), locked, none waited for: rows another transaction
- * holds are left for the next pass.
+ * queued for the drain), at most `limit` of them, locked, none waited for:
+ * rows another transaction holds are left for the next pass.
  */
-export function lockBatch(range: string, skipQueued: boolean): string {
+export function lockBatch(range: string, skipQueued: boolean, limit: number): string {
   return `SELECT CAST(c.id AS CHAR) AS id FROM ${CHILD_PARENT_JOIN}
     WHERE ${range} AND ${MISMATCH} AND ${PARENT_SETTLED}${skipQueued ? ` AND NOT ${PARENT_QUEUED}` : ''}
-    ORDER BY c.id FOR UPDATE SKIP LOCKED`
+    ORDER BY c.id LIMIT ${Math.max(1, Math.floor(limit))} FOR UPDATE SKIP LOCKED`
 }
 
 /** One audit row per child about to change, with its old value; ordered, so a statement-based replica writes the same ids. */

@@ -86,7 +86,7 @@ function rangeOf(after: Id | null, upTo: Id | null): { sql: string; bindings: Id
  * their per-row lookup for this connection only, because each value is
  * already taken from the locked parent.
  */
-async function applyBatch(session: Session, lockSql: string, bindings: unknown[], reason: string): Promise<number> {
+async function applyBatch(session: Session, lockSql: string, bindings: unknown[], reason: string): Promise<{ changed: number; locked: Id[] }> {
   await session.run('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
   await session.run('START TRANSACTION')
   try {
@@ -103,7 +103,7 @@ async function applyBatch(session: Session, lockSql: string, bindings: unknown[]
       changed = updated.affectedRows
     }
     await session.run('COMMIT')
-    return changed
+    return { changed, locked: ids }
   } catch (error) {
     await session.run('ROLLBACK').catch(() => {})
     throw error
@@ -150,6 +150,7 @@ export async function repairOnSession(session: Session, options: RepairOptions =
 
   const total = Number(await session.scalar('SELECT COUNT(*) FROM users'))
   let size = FIRST_BATCH_ROWS
+  let budget = FIRST_BATCH_ROWS
   let idle = 0
   // Children of a parent with a live queue entry are the drain's work: left to it,
   // repair does not chase writers. On the way down the drain is gone, so it takes them.
@@ -165,9 +166,9 @@ export async function repairOnSession(session: Session, options: RepairOptions =
       const batchStart = Date.now()
       const upTo = await batchEnd(session, after, size)
       const range = rangeOf(after, upTo)
-      let changed: number
+      let batch: { changed: number; locked: Id[] }
       try {
-        ;({ value: changed } = await withRetry(() => applyBatch(session, lockBatch(range.sql, skipQueued), range.bindings, reason), 3))
+        ;({ value: batch } = await withRetry(() => applyBatch(session, lockBatch(range.sql, skipQueued, budget), range.bindings, reason), 3))
         stuckSince = undefined
       } catch (error) {
         // Conflicting writers (on Galera, other nodes' writes abort a batch
@@ -176,19 +177,25 @@ export async function repairOnSession(session: Session, options: RepairOptions =
         if (!isRetryable(error) || Date.now() - (stuckSince ??= Date.now()) > STUCK_MS) throw error
         result.retries++
         size = Math.max(1, Math.floor(size / 2))
+        budget = Math.max(1, Math.floor(budget / 2))
         await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 200))
         continue
       }
       const elapsed = Date.now() - batchStart
       result.batches++
       result.maxBatchMs = Math.max(result.maxBatchMs, elapsed)
-      result.fixed += changed
-      fixedThisPass += changed
-      visited = Math.min(total, visited + size)
-      size = nextBatchSize(size, elapsed, targetMs)
+      result.fixed += batch.changed
+      fixedThisPass += batch.changed
+      // The rows a batch changes cost far more than the rows it only reads:
+      // the window of rows read grows freely where nothing needs fixing, the
+      // number locked and fixed is held to what fits in the target time.
+      const full = batch.locked.length >= budget
+      if (batch.locked.length >= budget / 2) budget = nextBatchSize(budget, elapsed, targetMs)
+      size = full ? Math.max(budget, Math.floor(size / 2)) : nextBatchSize(size, elapsed, targetMs)
+      after = full ? batch.locked[batch.locked.length - 1] : upTo
+      visited = Math.min(total, visited + (full ? budget : size))
       progress.update(visited, `${result.fixed} fixed`)
-      after = upTo
-      done = upTo === null
+      done = !full && upTo === null
     }
     progress.stop(`${result.fixed} fixed in ${result.batches} batches`)
 
@@ -197,7 +204,8 @@ export async function repairOnSession(session: Session, options: RepairOptions =
     if (left.remaining === 0) break
     if (fixedThisPass === 0) {
       await options.beforeBatch?.()
-      const { value: broke, retries } = await withRetry(() => applyBatch(session, FIRST_UNSETTLED, [], reason))
+      const { value, retries } = await withRetry(() => applyBatch(session, FIRST_UNSETTLED, [], reason))
+      const broke = value.changed
       result.retries += retries
       result.fixed += broke
       if (broke === 0) {
