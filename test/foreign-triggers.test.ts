@@ -2,20 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli } from './helpers/cli.js'
 import { createTestDatabase, familyOf, rows, type TestDatabase } from './helpers/database.js'
 import { createFamily, insertBugReportPeople, mismatchCount } from './helpers/family.js'
-
-// The bug report's proposed trigger, verbatim but for its name.
-const reportTrigger = (name: string) => `
-CREATE TRIGGER ${name}
-AFTER UPDATE ON users
-FOR EACH ROW
-BEGIN
-    -- When a parent's family_id changes, update their children
-    IF NEW.is_parent = TRUE AND NEW.family_id != OLD.family_id THEN
-        UPDATE users
-        SET family_id = NEW.family_id
-        WHERE parent_id = NEW.id;
-    END IF;
-END`
+import { reportTrigger } from './helpers/report-trigger.js'
 
 async function triggerNames(db: TestDatabase): Promise<string[]> {
   return (await rows<{ name: string }>(db.knex, "SELECT TRIGGER_NAME AS name FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() ORDER BY TRIGGER_NAME")).map((r) => r.name)

@@ -1,20 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, familyOf, type TestDatabase } from './helpers/database.js'
+import { reportTrigger } from './helpers/report-trigger.js'
 
 // The bug report's proposed trigger, verbatim. These tests keep the reason for
 // family-sync's design proven: it fails both ways, the NULL comparison and error 1442.
-const REPORT_TRIGGER = `
-CREATE TRIGGER sync_children_family_id
-AFTER UPDATE ON users
-FOR EACH ROW
-BEGIN
-    -- When a parent's family_id changes, update their children
-    IF NEW.is_parent = TRUE AND NEW.family_id != OLD.family_id THEN
-        UPDATE users
-        SET family_id = NEW.family_id
-        WHERE parent_id = NEW.id;
-    END IF;
-END`
+const REPORT_TRIGGER = reportTrigger()
 
 describe("the bug report's trigger", () => {
   let db: TestDatabase

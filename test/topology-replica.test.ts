@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { checkConsistency } from '../src/library.js'
+import { until } from './helpers/wait.js'
 import { runCli } from './helpers/cli.js'
 import { APP_SCHEMA } from './helpers/database.js'
 import { startServer } from './helpers/servers.js'
@@ -26,15 +27,6 @@ async function snapshot(url: string): Promise<Record<string, unknown>> {
   } finally {
     await knex.destroy()
   }
-}
-
-async function until(what: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await what().catch(() => false)) return true
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  return false
 }
 
 describe.skipIf(!HAVE_REPLICATION)('a GTID primary and replica, binlog_format=MIXED', () => {

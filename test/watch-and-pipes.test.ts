@@ -1,18 +1,10 @@
 import knexFactory, { type Knex } from 'knex'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { until } from './helpers/wait.js'
 import { runCli, startCli } from './helpers/cli.js'
 import { APP_SCHEMA, createTestDatabase } from './helpers/database.js'
 import { populate } from './helpers/populate.js'
 import { MARIADBD, startServer, type ExtraServer } from './helpers/servers.js'
-
-async function until(what: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await what().catch(() => false)) return true
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  return false
-}
 
 describe.skipIf(!MARIADBD)('drain --watch as a sidecar', () => {
   let server: ExtraServer
