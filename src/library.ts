@@ -2,6 +2,7 @@ import { checkOnSession, type CheckOptions, type ConsistencyReport } from './che
 import { withKnexSession, type KnexLike } from './connection/knex-session.js'
 import { drainCall, drainOnSession, unparkEntries, type DrainOptions, type DrainResult } from './drain/drain.js'
 import { watchQueue, type WatchOptions, type WatchResult } from './drain/watch.js'
+import { isRetryable } from './db/retry.js'
 import { repairOnSession, type RepairOptions, type RepairResult } from './repair/engine.js'
 import { verifyOnSession, type VerifyReport } from './verify/verify.js'
 
@@ -34,4 +35,16 @@ export function drainSyncQueue(knex: KnexLike, options: DrainOptions & { retryPa
 /** Keeps draining until `signal` aborts, across server restarts: each call borrows a connection, so a broken one is simply not used again. */
 export function watchSyncQueue(knex: KnexLike, options: WatchOptions): Promise<WatchResult> {
   return watchQueue((entries, poll) => withKnexSession(knex, (session) => drainCall(session, entries, poll)), options)
+}
+
+/**
+ * Whether a write that failed can simply be run again, the server having
+ * rolled it back: a deadlock or Galera certification conflict, a lock wait
+ * timeout, or MariaDB's error 1064 "Trigger ... has an error in its body" for
+ * a statement interrupted while it loaded the triggers of users (on Galera,
+ * what a certification conflict sometimes looks like). A trigger that really
+ * does not load fails every time: bound the retries.
+ */
+export function isRetryableWriteError(error: unknown): boolean {
+  return isRetryable(error)
 }

@@ -29,7 +29,22 @@
 -- the fifth failure with its error: later drains skip it, so it never holds
 -- up another entry, and `family-sync check` names it. A deadlock, a Galera
 -- certification conflict or a server turning read-only is not the entry's
--- fault: it is retried at the next call without counting.
+-- fault: it is retried at the next call without counting. Nor is error 1064
+-- "Trigger ... has an error in its body": MariaDB reports that for a statement
+-- interrupted (by a Galera conflict, KILL QUERY) while it loaded the triggers
+-- of users, though the triggers are intact; it is retried after a second
+-- without counting, and kept in last_error, so a trigger that really does
+-- not load shows in `family-sync check` as a queue that stopped moving.
+--
+-- Each call first checks that the server will run the triggers of users, by
+-- a no-op update of one row nobody holds, rolled back: MariaDB keeps a failed
+-- trigger load in its table cache when a statement is interrupted while
+-- loading them (a Galera conflict, KILL QUERY, max_statement_time), and from
+-- then on every write on users fails with error 1064 "Trigger ... has an
+-- error in its body" although the trigger is intact. If so, and its definer
+-- has the RELOAD privilege, the call flushes users from the table cache on
+-- this server only, which cures it; without RELOAD, `family-sync verify`
+-- reports it with the FLUSH TABLES users that cures it.
 --
 -- On a read-only server (a replica, a demoted primary) it does nothing: the
 -- primary drains and its changes replicate; writing here would break
@@ -50,9 +65,29 @@ drain: BEGIN
   DECLARE failed_errno INT;
   DECLARE failed_text VARCHAR(512);
   DECLARE record_failed BOOLEAN DEFAULT FALSE;
+  DECLARE probe_id BIGINT;
+  DECLARE probe_errno INT;
+  DECLARE probe_text VARCHAR(512);
   SET applied = 0;
   IF @@global.read_only THEN
     LEAVE drain;
+  END IF;
+  probe: BEGIN
+    DECLARE EXIT HANDLER FOR SQLEXCEPTION
+    BEGIN
+      GET DIAGNOSTICS CONDITION 1 probe_errno = MYSQL_ERRNO, probe_text = MESSAGE_TEXT;
+      ROLLBACK;
+    END;
+    START TRANSACTION;
+    SET probe_id = (SELECT u.id FROM users u ORDER BY u.id LIMIT 1 FOR UPDATE SKIP LOCKED);
+    UPDATE users SET family_id = family_id WHERE id = probe_id;
+    ROLLBACK;
+  END probe;
+  IF probe_errno = 1064 AND probe_text LIKE '%has an error in its body%' THEN
+    heal: BEGIN
+      DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END;
+      FLUSH NO_WRITE_TO_BINLOG TABLES users;
+    END heal;
   END IF;
   entries: WHILE applied < max_entries DO
     SET failed_errno = NULL;
@@ -121,6 +156,12 @@ drain: BEGIN
         DECLARE EXIT HANDLER FOR SQLEXCEPTION SET record_failed = TRUE;
         IF failed_errno IN (1213, 1047, 1290, 1792, 1836) THEN
           UPDATE family_sync_queue SET retry_at = NOW(3) + INTERVAL 0.001 SECOND, claimed_until = NULL WHERE id = entry_id;
+        ELSEIF failed_errno = 1064 AND failed_text LIKE '%has an error in its body%' THEN
+          UPDATE family_sync_queue
+            SET retry_at = NOW(3) + INTERVAL 1 SECOND,
+                last_error = LEFT(CONCAT('error ', failed_errno, ': ', COALESCE(failed_text, '')), 512),
+                claimed_until = NULL
+            WHERE id = entry_id;
         ELSE
           UPDATE family_sync_queue
             SET retry_at = NOW(3) + INTERVAL LEAST(60, POW(2, attempts)) SECOND,

@@ -3,17 +3,37 @@
 // it again is safe. The pause grows, with jitter, up to two seconds.
 const RETRYABLE = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'FAMILY_SYNC_AUDIT_DRIFT'])
 
-export function isRetryable(error: unknown): boolean {
-  return RETRYABLE.has((error as { code?: string }).code ?? '')
+/**
+ * MariaDB parses a table's triggers when a statement opens the table. A
+ * statement interrupted during that parse (a Galera conflict aborting it,
+ * KILL QUERY, max_statement_time) fails with error 1064 "Trigger ... has an
+ * error in its body" instead of the interruption's own error, although the
+ * trigger is intact: the next statement loads it fine. Reproduced on MariaDB
+ * 10.11 with KILL QUERY and on a Galera cluster with writes on every node.
+ */
+export function isInterruptedTriggerLoad(error: unknown): boolean {
+  const e = error as { errno?: number; message?: string }
+  return e.errno === 1064 && /trigger has an error in its body|Trigger '.*' has an error in its body/.test(e.message ?? '')
 }
 
-/** Runs `work` until it succeeds or fails for another reason; `attempts` bounds it (Infinity: never give up). */
+/** True when the statement failed for a reason that running it again can cure; the server has rolled it back. */
+export function isRetryable(error: unknown): boolean {
+  return RETRYABLE.has((error as { code?: string }).code ?? '') || isInterruptedTriggerLoad(error)
+}
+
+/**
+ * Runs `work` until it succeeds or fails for another reason; `attempts` bounds
+ * it (Infinity: never give up). A trigger that keeps failing to load is not an
+ * interruption but a broken trigger, so that error gives up after 20 whatever
+ * `attempts` says.
+ */
 export async function withRetry<T>(work: () => Promise<T>, attempts = 20): Promise<{ value: T; retries: number }> {
   for (let retries = 0; ; retries++) {
     try {
       return { value: await work(), retries }
     } catch (error) {
-      if (!isRetryable(error) || retries + 1 >= attempts) throw error
+      const limit = isInterruptedTriggerLoad(error) ? Math.min(attempts, 20) : attempts
+      if (!isRetryable(error) || retries + 1 >= limit) throw error
       await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 20 * 2 ** retries) * (0.5 + Math.random() / 2)))
     }
   }

@@ -37,7 +37,7 @@ export async function drainCall(session: Session, entriesPerCall: number, pollSe
 
 export async function failingEntries(session: Session): Promise<{ retrying: number; parked: number }> {
   const [row] = await session.query<{ retrying: number | null; parked: number | null }>(
-    `SELECT SUM(parked_at IS NULL AND attempts > 0) AS retrying, SUM(parked_at IS NOT NULL) AS parked FROM ${QUEUE_TABLE}`,
+    `SELECT SUM(parked_at IS NULL AND (attempts > 0 OR last_error IS NOT NULL)) AS retrying, SUM(parked_at IS NOT NULL) AS parked FROM ${QUEUE_TABLE}`,
   )
   return { retrying: Number(row?.retrying ?? 0), parked: Number(row?.parked ?? 0) }
 }

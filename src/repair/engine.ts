@@ -6,7 +6,7 @@ import { tableExists } from '../db/introspect.js'
 import { QUEUE_TABLE } from '../db/tables.js'
 import { silentProgress, type Progress } from '../progress.js'
 import { auditStatement, lockBatch, updateStatement } from './batch.js'
-import { isRetryable, withRetry } from '../db/retry.js'
+import { isInterruptedTriggerLoad, isRetryable, withRetry } from '../db/retry.js'
 
 export interface RepairOptions {
   /** Count what would change and change nothing. */
@@ -161,6 +161,7 @@ export async function repairOnSession(session: Session, options: RepairOptions =
     let visited = 0
     progress.start(total, `${reason} pass ${result.passes}`)
     let stuckSince: number | undefined
+    let triggerLoadFailures = 0
     for (let after: Id | null = null, done = false; !done; ) {
       await options.beforeBatch?.()
       const batchStart = Date.now()
@@ -170,11 +171,14 @@ export async function repairOnSession(session: Session, options: RepairOptions =
       try {
         ;({ value: batch } = await withRetry(() => applyBatch(session, lockBatch(range.sql, skipQueued, budget), range.bindings, reason), 3))
         stuckSince = undefined
+        triggerLoadFailures = 0
       } catch (error) {
         // Conflicting writers (on Galera, other nodes' writes abort a batch
         // that holds their rows): a smaller batch holds fewer rows. Given up
         // only after a minute without one batch getting through.
         if (!isRetryable(error) || Date.now() - (stuckSince ??= Date.now()) > STUCK_MS) throw error
+        // An interrupted trigger load passes at once; one that keeps failing is a broken trigger.
+        if (isInterruptedTriggerLoad(error) && ++triggerLoadFailures >= 5) throw error
         result.retries++
         size = Math.max(1, Math.floor(size / 2))
         budget = Math.max(1, Math.floor(budget / 2))

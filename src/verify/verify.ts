@@ -7,6 +7,7 @@ import { readInstalled, readIsReplica, readServerInfo } from '../db/introspect.j
 import { assessObjects, type ObjectReport } from '../db/object-state.js'
 import { readPrivileges, visibility } from '../db/privileges.js'
 import { executedMigrations } from '../db/recorded.js'
+import { triggerLoadFailure } from '../db/trigger-load.js'
 import { FamilySyncError } from '../errors.js'
 
 export type ObjectStatus = Omit<ObjectReport, 'note'>
@@ -87,6 +88,14 @@ export async function verifyOnSession(session: Session, catalogue: Catalogue = s
     } else {
       notes.push(`trigger ${trigger.name} (${trigger.timing} ${trigger.event} on users) is not family-sync's`)
     }
+  }
+  const unloadable = installed.triggers.length > 0 ? await triggerLoadFailure(session, server) : null
+  if (unloadable) {
+    problems.push(
+      `every write on users fails on this server: ${unloadable}. MariaDB keeps a failed trigger load in its table cache when a statement ` +
+        `is interrupted while loading the triggers (a Galera conflict, KILL QUERY, max_statement_time): run FLUSH TABLES users ` +
+        `(needs RELOAD) to make it load them afresh; if writes still fail after that, the trigger itself does not parse on this server`,
+    )
   }
   if (server.eventScheduler !== 'ON' && !server.readOnly) {
     notes.push(`the event scheduler is ${server.eventScheduler}: the drain event does not run; SET GLOBAL event_scheduler = ON, or run family-sync drain --watch`)
