@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isRetryableWriteError } from '../src/library.js'
 import { runCli } from './helpers/cli.js'
 import { APP_SCHEMA } from './helpers/database.js'
+import { updateBypassingTriggers } from './helpers/family.js'
 import { MARIADBD, startServer, type ExtraServer } from './helpers/servers.js'
 
 // MariaDB parses a table's triggers whenever a statement opens the table
@@ -105,14 +106,7 @@ describe.skipIf(!MARIADBD)('a statement interrupted while the server loads the t
     // A child left behind, and its parent's entry in the queue.
     await app.raw('UPDATE users SET family_id = 7 WHERE id = 1')
     await runCli(['drain', '--url', url()])
-    const fix = await app.client.acquireConnection()
-    try {
-      await app.raw('SET @family_sync_repairing = CONNECTION_ID()').connection(fix)
-      await app.raw('UPDATE users SET family_id = NULL WHERE id IN (1000, 1001)').connection(fix)
-    } finally {
-      await app.raw('SET @family_sync_repairing = NULL').connection(fix)
-      await app.client.releaseConnection(fix)
-    }
+    await updateBypassingTriggers(app, 'UPDATE users SET family_id = NULL WHERE id IN (1000, 1001)')
     await app.raw('INSERT INTO family_sync_queue (parent_id, family_id) VALUES (1, 7)')
 
     // What a trigger the server cannot parse looks like (as after a server

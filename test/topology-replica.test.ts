@@ -3,6 +3,7 @@ import { checkConsistency } from '../src/library.js'
 import { until } from './helpers/wait.js'
 import { runCli } from './helpers/cli.js'
 import { APP_SCHEMA } from './helpers/database.js'
+import { updateBypassingTriggers } from './helpers/family.js'
 import { startServer } from './helpers/servers.js'
 import { admin, exec, HAVE_REPLICATION, startReplicaPair, type ReplicaPair } from './helpers/topology.js'
 import type { Knex } from 'knex'
@@ -105,14 +106,7 @@ describe.skipIf(!HAVE_REPLICATION)('a GTID primary and replica, binlog_format=MI
 
   it('everything family-sync writes replicates identically: backfill, drains and repair, statement-logged or not', async () => {
     // Mismatches the triggers would have stopped, made with the repair's bypass, then repaired on the primary.
-    const connection = await primaryApp.client.acquireConnection()
-    try {
-      await primaryApp.raw('SET @family_sync_repairing = CONNECTION_ID()').connection(connection)
-      await primaryApp.raw('UPDATE users SET family_id = NULL WHERE id IN (11, 12, 13)').connection(connection)
-      await primaryApp.raw('SET @family_sync_repairing = NULL').connection(connection)
-    } finally {
-      await primaryApp.client.releaseConnection(connection)
-    }
+    await updateBypassingTriggers(primaryApp, 'UPDATE users SET family_id = NULL WHERE id IN (11, 12, 13)')
     expect((await runCli(['repair', '--url', url(pair.primary)])).code).toBe(0)
     await primaryApp.raw('UPDATE users SET family_id = 1 WHERE id IN (1, 2)')
     expect(await until(async () => Number((await rowsOf(primaryApp, 'SELECT COUNT(*) AS n FROM family_sync_queue'))[0].n) === 0, 10_000)).toBe(true)
