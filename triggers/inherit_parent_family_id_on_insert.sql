@@ -3,12 +3,14 @@
 -- statement. A parent whose family_id is NULL constrains nothing, so the
 -- child keeps the value it was inserted with.
 --
--- The parent is read with LOCK IN SHARE MODE: a plain read could see a family
--- that another transaction is changing right now, and the child would commit
--- the old family after that change's queue entry had already been applied.
--- The locking read waits for such a change to commit and reads its result.
--- LOCK IN SHARE MODE is the spelling both MySQL 8 and MariaDB accept inside a
--- subquery. A missing parent reads as NULL, with no "no data" warning.
+-- The parent is read with LOCK IN SHARE MODE, the lock the foreign key check
+-- on parent_id takes anyway. A read without it could see a family that
+-- another transaction is changing right now, and the new child, which no
+-- drain can see before it commits, would keep the old family after that
+-- change's queue entry had already been applied. The locking read waits for
+-- such a change to commit and reads its result. LOCK IN SHARE MODE is the
+-- spelling both MySQL 8 and MariaDB accept inside a subquery. A missing
+-- parent reads as NULL, with no "no data" warning.
 -- One SET rather than a BEGIN ... END block: it runs for every inserted row.
 CREATE TRIGGER inherit_parent_family_id_on_insert
 BEFORE INSERT ON users
