@@ -1,4 +1,4 @@
-import { DRAIN_RUNS_DDL, OBJECTS_DDL } from '../src/db/tables.js'
+import { DRAIN_RUNS_DDL, OBJECTS_DDL, QUEUE_COLUMNS, QUEUE_TABLE } from '../src/db/tables.js'
 import type { Migration } from '../src/migrator/steps.js'
 
 // Brings an install made by an earlier version to the current shape: the
@@ -7,6 +7,6 @@ import type { Migration } from '../src/migrator/steps.js'
 // changes nothing. Dropped with the queue by 0002 on the way down.
 export const migration: Migration = {
   name: '0007_queue_retries_and_liveness',
-  up: [{ kind: 'queue-columns' }, { kind: 'ddl', sql: OBJECTS_DDL }, { kind: 'ddl', sql: DRAIN_RUNS_DDL }],
+  up: [{ kind: 'columns', table: QUEUE_TABLE, columns: QUEUE_COLUMNS }, { kind: 'ddl', sql: OBJECTS_DDL }, { kind: 'ddl', sql: DRAIN_RUNS_DDL }],
   down: [],
 }

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander'
 import { registerCheck } from './cli/commands/check.js'
 import { registerDrain } from './cli/commands/drain.js'
 import { registerMigrate } from './cli/commands/migrate.js'
+import { registerPrune } from './cli/commands/prune.js'
 import { registerRepair } from './cli/commands/repair.js'
 import { registerSql } from './cli/commands/sql.js'
 import { registerVerify } from './cli/commands/verify.js'
@@ -11,7 +12,7 @@ import { reportFailure } from './cli/runtime.js'
 import { EXIT_CANNOT_RUN, EXIT_OK, FamilySyncError } from './errors.js'
 import { packageVersion } from './paths.js'
 
-const COMMANDS = 'migrate, sql, check, verify, repair or drain'
+const COMMANDS = 'migrate, sql, check, verify, repair, drain or prune'
 
 const program = new Command('family-sync')
   .description("Keep children's users.family_id in step with their parent's on MySQL/MariaDB")
@@ -38,6 +39,7 @@ registerCheck(program)
 registerVerify(program)
 registerRepair(program)
 registerDrain(program)
+registerPrune(program)
 
 try {
   if (process.argv.length <= 2) throw new FamilySyncError(`a command is required: ${COMMANDS}; see family-sync --help`)

@@ -1,11 +1,12 @@
 // The package's public face. Importing it loads no driver, no Umzug and no
 // prom-client and touches no file: each is loaded by the call that needs it.
-export { checkConsistency, verifyTriggers, repairFamilyIds, drainSyncQueue, watchSyncQueue, isRetryableWriteError } from './library.js'
+export { checkConsistency, verifyTriggers, repairFamilyIds, drainSyncQueue, watchSyncQueue, pruneAudit, isRetryableWriteError } from './library.js'
 export { createMigrator, type FamilySyncMigrator } from './migrator/create-migrator.js'
 export type { MigratorOptions, UpOptions, DownOptions, UpResult, DownResult, MigrationStatus, PendingObject } from './migrator/migrator.js'
 export type { CheckOptions, ConsistencyReport, MismatchRow, ParkedEntry, QueueStatus, Id } from './check/consistency.js'
 export type { VerifyReport, ObjectStatus } from './verify/verify.js'
 export type { RepairOptions, RepairResult } from './repair/engine.js'
+export type { PruneOptions, PruneResult } from './prune/prune.js'
 export type { DrainOptions, DrainResult } from './drain/drain.js'
 export type { WatchOptions, WatchResult } from './drain/watch.js'
 export type { KnexLike } from './connection/knex-session.js'

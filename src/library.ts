@@ -3,6 +3,7 @@ import { withKnexSession, type KnexLike } from './connection/knex-session.js'
 import { drainCall, drainOnSession, unparkEntries, type DrainOptions, type DrainResult } from './drain/drain.js'
 import { watchQueue, type WatchOptions, type WatchResult } from './drain/watch.js'
 import { isRetryable } from './db/retry.js'
+import { pruneOnSession, type PruneOptions, type PruneResult } from './prune/prune.js'
 import { repairOnSession, type RepairOptions, type RepairResult } from './repair/engine.js'
 import { verifyOnSession, type VerifyReport } from './verify/verify.js'
 
@@ -24,6 +25,11 @@ export function repairFamilyIds(knex: KnexLike, options?: RepairOptions): Promis
   return withKnexSession(knex, (session) => repairOnSession(session, options))
 }
 
+/** Deletes audit rows older than `olderThanDays`, in short batches that never touch users. */
+export function pruneAudit(knex: KnexLike, options: PruneOptions): Promise<PruneResult> {
+  return withKnexSession(knex, (session) => pruneOnSession(session, options))
+}
+
 /** Applies queued work now; with `retryParked`, parked entries are tried again first. */
 export function drainSyncQueue(knex: KnexLike, options: DrainOptions & { retryParked?: boolean } = {}): Promise<DrainResult & { unparked: number }> {
   return withKnexSession(knex, async (session) => {
@@ -34,7 +40,7 @@ export function drainSyncQueue(knex: KnexLike, options: DrainOptions & { retryPa
 
 /** Keeps draining until `signal` aborts, across server restarts: each call borrows a connection, so a broken one is simply not used again. */
 export function watchSyncQueue(knex: KnexLike, options: WatchOptions): Promise<WatchResult> {
-  return watchQueue((entries, poll) => withKnexSession(knex, (session) => drainCall(session, entries, poll)), options)
+  return watchQueue((entries, poll) => withKnexSession(knex, (session) => drainCall(session, entries, poll, { watching: true })), options)
 }
 
 /**

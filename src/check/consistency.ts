@@ -2,7 +2,9 @@ import type { Session } from '../connection/session.js'
 import { CHECK_LIMIT, CHECK_LIMIT_MAX, DRAIN_STALE_SECONDS, QUEUE_MAX_AGE_SECONDS } from '../defaults.js'
 import { lastDrainAgeSeconds } from '../db/drain-runs.js'
 import { COUNT_MISMATCHES, MISMATCH } from '../db/invariant.js'
-import { ifInstalled, readIsReplica, readServerInfo, tableExists } from '../db/introspect.js'
+import { ifInstalled, readIsReplica, readServerInfo, tableExists, type ServerInfo } from '../db/introspect.js'
+import { missingIndexes } from '../db/indexes.js'
+import { drainRunningHere, HEARTBEAT_SECONDS } from '../db/liveness.js'
 import { countPending, type Scope } from '../db/pending.js'
 import { readPrivileges, visibility } from '../db/privileges.js'
 import { DRAIN_RUNS_TABLE, OBJECTS_TABLE, QUEUE_TABLE } from '../db/tables.js'
@@ -40,6 +42,8 @@ export interface QueueStatus {
    * the server is writable); null when not looked at, because a drain ran lately.
    */
   drainExpected: boolean | null
+  /** Whether a drain (the event's run, or a watcher) is running on this server now; null when not looked at. */
+  drainRunning: boolean | null
 }
 
 export interface ConsistencyReport {
@@ -96,8 +100,7 @@ const idOrNull = (value: unknown): Id | null => (value === null || value === und
  * been able to. An account without EVENT sees no events: then what migrate up
  * recorded in family_sync_objects stands in.
  */
-async function drainEvent(session: Session): Promise<{ expected: boolean; sinceSeconds: number | null }> {
-  const server = await readServerInfo(session)
+async function drainEvent(session: Session, server: ServerInfo): Promise<{ expected: boolean; sinceSeconds: number | null }> {
   if (server.readOnly || (await readIsReplica(session)) === true) return { expected: false, sinceSeconds: null }
   const seesEvents = visibility(await readPrivileges(session, server.currentUser)).events
   const [found] = seesEvents
@@ -113,7 +116,7 @@ async function drainEvent(session: Session): Promise<{ expected: boolean; sinceS
 
 /** The queue and the drain's record in one statement: a healthy check costs two statements beyond the count. */
 async function queueStatus(session: Session): Promise<QueueStatus> {
-  const status: QueueStatus = { pending: 0, oldestAgeSeconds: null, parked: [], lastDrainAgeSeconds: null, drainExpected: null }
+  const status: QueueStatus = { pending: 0, oldestAgeSeconds: null, parked: [], lastDrainAgeSeconds: null, drainExpected: null, drainRunning: null }
   const [q] = (await ifInstalled(() =>
     session.query<{ pending: number | null; parked: number | null; age: string | number | null; drainAge: string | number | null }>(
       `SELECT SUM(parked_at IS NULL) AS pending, SUM(parked_at IS NOT NULL) AS parked,
@@ -171,13 +174,18 @@ export async function checkOnSession(session: Session, options: CheckOptions = {
     problems.push(`queued work has waited ${queue.oldestAgeSeconds.toFixed(1)} s (limit ${maxAge} s): the drain is not keeping up or not running; see family-sync verify`)
   }
   // Whether the event should be running matters only when no drain ran lately.
+  // An idle drain records itself once a minute; a running one shows by its lock.
   const quietSince = queue.lastDrainAgeSeconds ?? Infinity
   if (quietSince > staleAfter && (await tableExists(session, QUEUE_TABLE))) {
-    const event = await drainEvent(session)
+    const server = await readServerInfo(session)
+    const event = await drainEvent(session, server)
     queue.drainExpected = event.expected
     if (event.expected) {
+      queue.drainRunning = await drainRunningHere(session)
+      // On Galera the event runs on one node: from another, its once-a-minute record is what shows.
+      const elsewhere = server.galera && quietSince <= HEARTBEAT_SECONDS + staleAfter
       const quiet = Math.min(quietSince, event.sinceSeconds ?? Infinity)
-      if (quiet > staleAfter) {
+      if (!queue.drainRunning && !elsewhere && quiet > staleAfter) {
         problems.push(
           `no drain has run for ${Number.isFinite(quiet) ? quiet.toFixed(1) + ' s' : 'as long as the event has existed'} although the drain event should run every second ` +
             '(event scheduler off, event disabled, or every drain failing): see family-sync verify, or run family-sync drain --watch',
@@ -185,6 +193,7 @@ export async function checkOnSession(session: Session, options: CheckOptions = {
       }
     }
   }
+  for (const index of options.familyId === undefined ? await missingIndexes(session) : []) problems.push(`${index.problem}: ${index.fix}`)
   return {
     ok: problems.length === 0,
     mismatchCount,

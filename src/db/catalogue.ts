@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { triggersDir } from '../paths.js'
-import { normalizeSql, splitScript } from '../sql/lexer.js'
+import { splitScript } from '../sql/lexer.js'
+import { expectedOf, objectChecksum } from './expected.js'
 
 export type StoredObjectKind = 'trigger' | 'procedure' | 'event'
 
@@ -60,9 +60,9 @@ export class Catalogue {
     return statement
   }
 
-  /** What family_sync_objects records: the body with comments and layout taken out. */
+  /** What family_sync_objects records: the body and header with comments and layout taken out. */
   checksum(name: string): string {
-    return createHash('sha256').update(normalizeSql(this.createStatement(name))).digest('hex')
+    return objectChecksum(expectedOf(this, this.object(name)))
   }
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { Catalogue, StoredObject } from './catalogue.js'
 import { normalizeSql } from '../sql/lexer.js'
 
@@ -27,6 +28,17 @@ export function expectedOf(catalogue: Catalogue, object: StoredObject): Expected
   const m = /^CREATE\s+EVENT\s+`?\w+`?\s+ON\s+SCHEDULE\s+EVERY\s+(\d+)\s+(\w+)[\s\S]*?\bDO\s+([\s\S]*)$/i.exec(create)
   if (!m) throw new Error(`triggers/${object.name}.sql: cannot read the event header`)
   return { body: normalizeSql(m[3]), header: { every: `${m[1]} ${m[2].toUpperCase()}` } }
+}
+
+/**
+ * What family_sync_objects records for an object: a hash of its normalised
+ * body and header facts. It is computed the same way from triggers/ and from
+ * the server's copy, so an object can be told apart from what was installed
+ * (edited since) as well as from this version's file.
+ */
+export function objectChecksum(object: ExpectedObject): string {
+  const header = Object.keys(object.header).sort().map((key) => `${key}=${object.header[key]}`)
+  return createHash('sha256').update([object.body, ...header].join('\n')).digest('hex')
 }
 
 /** Where the parenthesis opened just before `from` closes: parameter types have parentheses of their own. */

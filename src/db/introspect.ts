@@ -116,6 +116,8 @@ export interface InstalledProcedure {
   parameters: string
   definer: string
   sqlMode: string
+  /** DEFINER or INVOKER. */
+  securityType: string
 }
 
 export interface InstalledEvent {
@@ -148,8 +150,8 @@ export async function readInstalled(session: Session, names: readonly string[]):
      FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() ORDER BY ACTION_ORDER`,
   )
   const list = names.map(() => '?').join(', ')
-  const routines = await session.query<{ name: string; body: string | null; definer: string; sqlMode: string }>(
-    `SELECT ROUTINE_NAME AS name, ROUTINE_DEFINITION AS body, DEFINER AS definer, SQL_MODE AS sqlMode
+  const routines = await session.query<{ name: string; body: string | null; definer: string; sqlMode: string; securityType: string }>(
+    `SELECT ROUTINE_NAME AS name, ROUTINE_DEFINITION AS body, DEFINER AS definer, SQL_MODE AS sqlMode, SECURITY_TYPE AS securityType
      FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() AND ROUTINE_TYPE = 'PROCEDURE' AND ROUTINE_NAME IN (${list})`,
     names,
   )

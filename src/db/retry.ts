@@ -1,7 +1,9 @@
-// Deadlocks, lock-wait timeouts and Galera certification conflicts are normal
-// under concurrent writes: the server rolled the transaction back, so running
-// it again is safe. The pause grows, with jitter, up to two seconds.
-const RETRYABLE = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'FAMILY_SYNC_AUDIT_DRIFT'])
+// Deadlocks, lock-wait timeouts, Galera certification conflicts and Group
+// Replication's rollback at commit (MySQL error 3101) are normal under
+// concurrent writes: the server rolled the work back, so running it again is
+// safe. The pause grows, with jitter, up to two seconds.
+const RETRYABLE = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'ER_TRANSACTION_ROLLBACK_DURING_COMMIT', 'FAMILY_SYNC_AUDIT_DRIFT'])
+const RETRYABLE_ERRNO = new Set([1205, 1213, 3101])
 
 /**
  * MariaDB parses a table's triggers when a statement opens the table. A
@@ -18,7 +20,8 @@ export function isInterruptedTriggerLoad(error: unknown): boolean {
 
 /** True when the statement failed for a reason that running it again can cure; the server has rolled it back. */
 export function isRetryable(error: unknown): boolean {
-  return RETRYABLE.has((error as { code?: string }).code ?? '') || isInterruptedTriggerLoad(error)
+  const e = error as { code?: string; errno?: number }
+  return RETRYABLE.has(e.code ?? '') || RETRYABLE_ERRNO.has(e.errno ?? 0) || isInterruptedTriggerLoad(error)
 }
 
 /**

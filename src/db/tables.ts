@@ -42,17 +42,37 @@ export const AUDIT_DDL = `CREATE TABLE IF NOT EXISTS ${AUDIT_TABLE} (
   KEY family_sync_audit_user (user_id)
 ) ENGINE=InnoDB COMMENT='family-sync: every users row family-sync changed, with its old family_id'`
 
+/**
+ * Columns added after the first release: which version of family-sync wrote
+ * a record, and who an object was installed for. NULL in rows written before
+ * they existed (by 0.2 or earlier).
+ */
+export const MIGRATION_COLUMNS: ReadonlyArray<[name: string, definition: string]> = [['version', 'VARCHAR(32) NULL']]
+
 export const MIGRATIONS_DDL = `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (
   name VARCHAR(255) NOT NULL PRIMARY KEY,
-  executed_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)
-) ENGINE=InnoDB COMMENT='family-sync: which migrations ran, and when'`
+  executed_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+${MIGRATION_COLUMNS.map(([name, definition]) => `  ${name} ${definition}`).join(',\n')}
+) ENGINE=InnoDB COMMENT='family-sync: which migrations ran, when, and by which version'`
+
+/**
+ * definer and security_type are what migrate up installed each object for:
+ * verify reports an object whose owner has changed since (a routine replaced
+ * by another account runs that account's code), and migrate up puts it back.
+ */
+export const OBJECT_COLUMNS: ReadonlyArray<[name: string, definition: string]> = [
+  ['definer', 'VARCHAR(300) NULL'],
+  ['security_type', 'VARCHAR(16) NULL'],
+  ['version', 'VARCHAR(32) NULL'],
+]
 
 export const OBJECTS_DDL = `CREATE TABLE IF NOT EXISTS ${OBJECTS_TABLE} (
   name VARCHAR(64) NOT NULL PRIMARY KEY,
   kind VARCHAR(16) NOT NULL,
   checksum CHAR(64) NOT NULL,
-  installed_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)
-) ENGINE=InnoDB COMMENT='family-sync: each stored object as last installed from triggers/'`
+  installed_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+${OBJECT_COLUMNS.map(([name, definition]) => `  ${name} ${definition}`).join(',\n')}
+) ENGINE=InnoDB COMMENT='family-sync: each stored object as last installed from triggers/, for whom, by which version'`
 
 export const DRAIN_RUNS_DDL = `CREATE TABLE IF NOT EXISTS ${DRAIN_RUNS_TABLE} (
   node VARCHAR(255) NOT NULL PRIMARY KEY,

@@ -1,6 +1,17 @@
 import type { Session } from '../connection/session.js'
-import type { ServerInfo } from './introspect.js'
+import { ifInstalled, type ServerInfo } from './introspect.js'
 import { isInterruptedTriggerLoad } from './retry.js'
+import { QUEUE_TABLE } from './tables.js'
+
+/**
+ * Whether a drain has met a failed trigger load lately: it keeps the error in
+ * the queue entry it could not apply. Looking for one costs a write on users,
+ * so only then is it looked for.
+ */
+export async function drainMetTriggerLoadFailure(session: Session): Promise<boolean> {
+  const found = await ifInstalled(() => session.scalar<number>(`SELECT EXISTS (SELECT 1 FROM ${QUEUE_TABLE} WHERE last_error LIKE '%has an error in its body%')`), 0)
+  return Number(found) === 1
+}
 
 const CANNOT_TELL = new Set([1142, 1143, 1205, 1290, 1792])
 

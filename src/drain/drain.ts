@@ -1,6 +1,7 @@
 import type { Session } from '../connection/session.js'
 import { DRAIN_ENTRIES_PER_CALL } from '../defaults.js'
 import { QUEUE_TABLE } from '../db/tables.js'
+import { markWatching, WATCH_LOCK_SQL } from '../db/liveness.js'
 import { withRetry } from '../db/retry.js'
 
 export interface DrainOptions {
@@ -26,13 +27,34 @@ export interface DrainResult {
  * outside, past the procedure's handlers, so the call is run again here, with
  * growing pauses (up to 2 s), for as long as it takes; what it had committed
  * stays committed.
+ *
+ * A call cut short that way (or by KILL QUERY) can leave its transaction open
+ * and its session settings changed: the open transaction is rolled back at
+ * once, since the next START TRANSACTION would commit half an entry, and the
+ * settings are put back, since the session may be the application's own.
+ * With `watching`, the call also marks this session as a running drain for
+ * `family-sync check`, unless another watcher on this server already does.
  */
-export async function drainCall(session: Session, entriesPerCall: number, pollSeconds = 0): Promise<number> {
-  const { value } = await withRetry(async () => {
-    await session.run('CALL family_sync_drain(?, ?, @family_sync_applied)', [entriesPerCall, pollSeconds])
-    return Number(await session.scalar('SELECT @family_sync_applied'))
-  }, Infinity)
-  return value
+export async function drainCall(session: Session, entriesPerCall: number, pollSeconds = 0, options: { watching?: boolean } = {}): Promise<number> {
+  const [saved] = await session.query<{ lockWait: number; concatLen: number }>('SELECT @@SESSION.innodb_lock_wait_timeout AS lockWait, @@SESSION.group_concat_max_len AS concatLen')
+  const marked = options.watching ? await markWatching(session) : false
+  try {
+    const { value } = await withRetry(async () => {
+      try {
+        await session.run('CALL family_sync_drain(?, ?, @family_sync_applied)', [entriesPerCall, pollSeconds])
+        return Number(await session.scalar('SELECT @family_sync_applied'))
+      } catch (error) {
+        await session.run('ROLLBACK').catch(() => {})
+        await session
+          .run('SET @family_sync_repairing = NULL, SESSION innodb_lock_wait_timeout = ?, SESSION group_concat_max_len = ?', [saved.lockWait, saved.concatLen])
+          .catch(() => {})
+        throw error
+      }
+    }, Infinity)
+    return value
+  } finally {
+    if (marked) await session.run(`DO RELEASE_LOCK(${WATCH_LOCK_SQL})`).catch(() => {})
+  }
 }
 
 export async function failingEntries(session: Session): Promise<{ retrying: number; parked: number }> {

@@ -10,7 +10,8 @@ import { drainOnSession } from '../drain/drain.js'
 import { FamilySyncError } from '../errors.js'
 import { migrationLock } from './lock.js'
 import type { DownOptions, DownResult, MigratorOptions } from './migrator.js'
-import { knownMigration } from './plan.js'
+import { assessObjects } from '../db/object-state.js'
+import { knownMigration, skewFailure, versionSkew } from './plan.js'
 import { context, umzugFor, withLockWait } from './run-context.js'
 
 /** Which migrations `down` reverts, newest first, in Umzug's terms. */
@@ -53,13 +54,17 @@ export async function downOnSession(session: Session, options: DownOptions = {},
   const server = await readServerInfo(session)
   await refuseReadOnly(session, server, options.force, 'migrate down')
   return withLockWait(session, migratorOptions.lockWaitSeconds ?? LOCK_WAIT_SECONDS, async () => {
-    const lock = migrationLock(session, server, migratorOptions.lockTimeoutSeconds ?? LOCK_TIMEOUT_SECONDS)
+    const lock = migrationLock(session, server, migratorOptions.lockTimeoutSeconds ?? LOCK_TIMEOUT_SECONDS, migratorOptions.reporter)
     await lock.acquire()
     try {
+      const installed = await readInstalled(session, catalogue.objects.map((o) => o.name))
+      const everything = { triggers: true, events: true, routines: true }
+      const reports = await assessObjects(session, { server, catalogue, replica: false, drainFresh: false, visible: everything }, installed)
+      const skew = await versionSkew(session, reports)
+      if (skew.length > 0) throw skewFailure(skew, 'migrate down')
       const names = toRevert(await executedMigrations(session), options)
       if (names.length === 0) return { migrations: [] }
       if (names.includes('0004_install_drain_procedure') || names.includes('0002_create_sync_tables')) await guardQueue(session)
-      const installed = await readInstalled(session, catalogue.objects.map((o) => o.name))
       const ctx = context('apply', session, undefined, catalogue, migratorOptions, lock)
       ctx.server = server
       ctx.installed = installed

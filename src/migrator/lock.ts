@@ -3,6 +3,7 @@ import type { Session } from '../connection/session.js'
 import type { ServerInfo } from '../db/introspect.js'
 import { LOCK_DDL, LOCK_TABLE } from '../db/tables.js'
 import { EXIT_CANNOT_RUN, FamilySyncError } from '../errors.js'
+import { quietReporter, type Reporter } from '../reporter.js'
 
 const PREFIX = 'family_sync_migrate:'
 // GET_LOCK names are limited to 64 characters on MySQL 5.7+ and MariaDB.
@@ -39,11 +40,16 @@ function lost(name: string, why: string, cause?: unknown): FamilySyncError {
 export class NamedLock implements MigrationLock {
   private held = false
 
-  constructor(private readonly session: Session, readonly name: string, private readonly timeoutSeconds: number) {}
+  constructor(private readonly session: Session, readonly name: string, private readonly timeoutSeconds: number, private readonly reporter: Reporter = quietReporter) {}
 
   async acquire(): Promise<void> {
     if (this.held) return
-    const got = await this.session.scalar<number>('SELECT GET_LOCK(?, ?)', [this.name, this.timeoutSeconds])
+    let got = await this.session.scalar<number>('SELECT GET_LOCK(?, 0)', [this.name])
+    if (Number(got) !== 1 && got !== null) {
+      // Several pipeline pods at once: say once who is migrating, then wait for it.
+      this.reporter.info(`waiting up to ${this.timeoutSeconds} s for the migration lock '${this.name}', held by ${await holderOf(this.session, this.name)} (another migrate running)`)
+      got = await this.session.scalar<number>('SELECT GET_LOCK(?, ?)', [this.name, this.timeoutSeconds])
+    }
     if (Number(got) !== 1) {
       const holder = await this.session.scalar<number>('SELECT IS_USED_LOCK(?)', [this.name])
       const who = holder === null ? 'another session' : `connection id ${holder}`
@@ -89,7 +95,7 @@ export class LeaseLock implements MigrationLock {
   private renewedAt = 0
   private owner = ''
 
-  constructor(private readonly session: Session, readonly name: string, private readonly timeoutSeconds: number, private readonly node: string) {}
+  constructor(private readonly session: Session, readonly name: string, private readonly timeoutSeconds: number, private readonly node: string, private readonly reporter: Reporter = quietReporter) {}
 
   async acquire(): Promise<void> {
     if (this.held) return
@@ -97,8 +103,13 @@ export class LeaseLock implements MigrationLock {
     await this.session.run(`INSERT IGNORE INTO ${LOCK_TABLE} (name) VALUES (?)`, [this.name])
     this.owner = `${this.node}/${this.session.connectionId}/${randomBytes(4).toString('hex')}`
     const deadline = Date.now() + this.timeoutSeconds * 1000
-    for (;;) {
+    for (let said = false; ; ) {
       if (await this.claim()) break
+      if (!said) {
+        said = true
+        const holder = await this.session.scalar<string>(`SELECT owner FROM ${LOCK_TABLE} WHERE name = ?`, [this.name])
+        this.reporter.info(`waiting up to ${this.timeoutSeconds} s for the migration lock '${this.name}', held by ${holder ?? 'another session'} (another migrate running on this cluster)`)
+      }
       if (Date.now() > deadline) {
         const holder = await this.session.scalar<string>(`SELECT owner FROM ${LOCK_TABLE} WHERE name = ?`, [this.name])
         throw new FamilySyncError(
@@ -156,7 +167,15 @@ export class LeaseLock implements MigrationLock {
   }
 }
 
-export function migrationLock(session: Session, server: ServerInfo, timeoutSeconds: number): MigrationLock {
+export function migrationLock(session: Session, server: ServerInfo, timeoutSeconds: number, reporter: Reporter = quietReporter): MigrationLock {
   const name = lockNameFor(server.database)
-  return server.galera ? new LeaseLock(session, name, timeoutSeconds, server.node) : new NamedLock(session, name, timeoutSeconds)
+  return server.galera ? new LeaseLock(session, name, timeoutSeconds, server.node, reporter) : new NamedLock(session, name, timeoutSeconds, reporter)
+}
+
+/** Who holds a named lock: its connection, and the account and host when this account may see them (PROCESS). */
+async function holderOf(session: Session, name: string): Promise<string> {
+  const id = await session.scalar<number>('SELECT IS_USED_LOCK(?)', [name])
+  if (id === null) return 'another session'
+  const [row] = await session.query<{ user: string; host: string; time: number }>('SELECT USER AS user, HOST AS host, TIME AS time FROM information_schema.PROCESSLIST WHERE ID = ?', [id]).catch(() => [])
+  return row ? `connection ${id} (${row.user}@${row.host}, for ${row.time} s)` : `connection ${id}`
 }

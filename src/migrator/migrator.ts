@@ -1,4 +1,5 @@
 import type { Catalogue, StoredObjectKind } from '../db/catalogue.js'
+import type { ObjectState } from '../db/object-state.js'
 import type { Progress } from '../progress.js'
 import type { Reporter } from '../reporter.js'
 import type { Strategy } from './replace.js'
@@ -31,6 +32,10 @@ export interface UpOptions {
   dropForeignTriggers?: string[]
   /** Run on a read-only server or a replica anyway. */
   force?: boolean
+  /** Install every object for this account (user@host) rather than the one they were installed for. */
+  definer?: string
+  /** Install even though users.parent_id or users.family_id has no index. */
+  allowMissingIndex?: boolean
 }
 
 export interface DownOptions {
@@ -48,11 +53,41 @@ export interface PendingObject {
   reason: string
 }
 
+/** A migration as `migrate status` shows it. */
+export interface MigrationInfo {
+  name: string
+  /** unknown: recorded in the database, not known to this version (a newer version ran it). */
+  state: 'executed' | 'pending' | 'unknown'
+  executedAt: string | null
+  /** The version of family-sync that ran it; null for records of 0.2 and earlier. */
+  version: string | null
+}
+
+/** A stored object as `migrate status` shows it. */
+export interface ObjectInfo {
+  name: string
+  kind: StoredObjectKind
+  state: ObjectState
+  /** Whether `migrate up` would (re)install it now. */
+  pending: boolean
+  reason: string | null
+  /** The first 8 hex digits of the server copy's checksum. */
+  checksum: string | null
+  installedAt: string | null
+  version: string | null
+  definer: string | null
+}
+
 export interface MigrationStatus {
   executed: string[]
   /** Pending migrations, then pending stored objects, by name. */
   pending: string[]
-  objects: PendingObject[]
+  /** Recorded migrations this version does not know. */
+  unknown: string[]
+  migrations: MigrationInfo[]
+  objects: ObjectInfo[]
+  /** What a newer version recorded: this version's migrate up and down refuse to run. */
+  skew: string[]
 }
 
 export interface UpResult {
@@ -69,4 +104,4 @@ export interface DownResult {
 
 export { upOnSession, installScript } from './up.js'
 export { downOnSession } from './down.js'
-export { statusOnSession } from './plan.js'
+export { statusOnSession } from './status.js'

@@ -1,7 +1,8 @@
 import type { Session } from '../connection/session.js'
 import { dropForeignStatement, type ForeignTrigger } from '../db/foreign-triggers.js'
 import { columnsOf, type ServerInfo } from '../db/introspect.js'
-import { installRequirements, mayCreateTriggersWithBinlog } from '../db/privileges.js'
+import { missingIndexes } from '../db/indexes.js'
+import { installRequirements, mayCreateTriggersWithBinlog, maySetDefiner } from '../db/privileges.js'
 
 export interface PreflightReport {
   /** Each stops `migrate up` before any change; each sentence says what to do. */
@@ -26,6 +27,10 @@ export interface PreflightInput {
   foreign: ForeignTrigger[]
   /** Foreign triggers the caller asked to drop (--drop-foreign-trigger). */
   dropForeign: string[]
+  /** Whom the objects will be installed for. */
+  definer: string
+  /** Install even though users.parent_id or users.family_id has no index (--allow-missing-index). */
+  allowMissingIndex: boolean
 }
 
 /**
@@ -84,16 +89,14 @@ export async function runPreflight(session: Session, input: PreflightInput): Pro
     if (!input.foreign.some((t) => t.name === name)) problems.push(`--drop-foreign-trigger ${name}: there is no such trigger on users other than family-sync's own`)
   }
 
-  const indexed = new Set(
-    (await session.query<{ c: string }>(
-      `SELECT DISTINCT LOWER(COLUMN_NAME) AS c FROM information_schema.STATISTICS
-       WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'users' AND SEQ_IN_INDEX = 1`,
-    )).map((row) => row.c),
-  )
-  for (const column of ['parent_id', 'family_id']) {
-    if (found.has(`users.${column}`) && !indexed.has(column)) {
-      warnings.push(`users.${column} has no index: triggers, drain and per-family checks will scan users; consider CREATE INDEX users_${column} ON users (${column})`)
-    }
+  for (const index of await missingIndexes(session)) {
+    if (input.allowMissingIndex) warnings.push(`${index.problem} (installing anyway: --allow-missing-index)`)
+    else problems.push(`${index.problem}: ${index.fix}, or pass --allow-missing-index to install without it`)
+  }
+  if (input.definer !== server.currentUser && !maySetDefiner(server, privileges)) {
+    problems.push(
+      `installing the objects for ${input.definer} needs ${server.flavour === 'MySQL' ? 'SET_USER_ID (8.0) or SET_ANY_DEFINER (8.2+)' : 'SUPER or SET USER'}, which ${server.currentUser} lacks: run migrate up as ${input.definer}, or as an account with that privilege`,
+    )
   }
   return { problems, warnings }
 }

@@ -38,6 +38,7 @@ export function context(mode: RunMode, session: Session | undefined, p: Plan | u
     foreignToDrop: [...(p?.drop ?? [])],
     strategy: options.strategy,
     preflightNotes: p?.preflightNotes ?? [],
+    definer: p && p.definer !== p.server.currentUser ? p.definer : undefined,
   }
 }
 

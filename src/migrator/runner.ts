@@ -1,8 +1,9 @@
 import type { Session } from '../connection/session.js'
 import type { Catalogue, StoredObject } from '../db/catalogue.js'
 import { dropForeignStatement } from '../db/foreign-triggers.js'
-import { columnsOf, tableExists, type Installed, type ServerInfo } from '../db/introspect.js'
-import { MIGRATIONS_DDL, OBJECTS_DDL, OBJECTS_TABLE, QUEUE_COLUMNS, QUEUE_TABLE } from '../db/tables.js'
+import { tableExists, type Installed, type ServerInfo } from '../db/introspect.js'
+import { addColumnsStatement, missingColumns, type ColumnList } from '../db/columns.js'
+import { MIGRATIONS_DDL, OBJECT_COLUMNS, OBJECTS_DDL, OBJECTS_TABLE, QUEUE_TABLE } from '../db/tables.js'
 import { drainOnSession } from '../drain/drain.js'
 import { FamilySyncError } from '../errors.js'
 import type { Progress } from '../progress.js'
@@ -12,7 +13,8 @@ import type { Reporter } from '../reporter.js'
 import type { MigrationLock } from './lock.js'
 import { runWaitingForLocks } from './lock-wait.js'
 import { currentTriggerDefinition, dropStatement, enableStatement, installPlan, strategyFor, type Strategy } from './replace.js'
-import { note, render } from './script.js'
+import { note, render, sqlLiteral } from './script.js'
+import { packageVersion } from '../paths.js'
 import { RECORD_MIGRATION } from '../db/recorded.js'
 import type { Migration, Step } from './steps.js'
 
@@ -44,6 +46,8 @@ export interface RunContext {
   strategy?: Strategy
   /** The preflight's findings, for dry-run to print. */
   preflightNotes: string[]
+  /** Whom objects are installed for; undefined: the account running migrate up. */
+  definer?: string
 }
 
 function need<T>(value: T | undefined, what: string): T {
@@ -69,15 +73,43 @@ function existing(ctx: RunContext, object: StoredObject): { definer: string; sta
   return installed.events.find((e) => e.name === object.name)
 }
 
-async function recordObject(ctx: RunContext, object: StoredObject): Promise<void> {
-  const record = `REPLACE INTO ${OBJECTS_TABLE} (name, kind, checksum) VALUES ('${object.name}', '${object.kind}', '${ctx.catalogue.checksum(object.name)}')`
-  if (ctx.mode === 'apply' && !(await tableExists(need(ctx.session, 'a connection'), OBJECTS_TABLE))) await exec(ctx, OBJECTS_DDL)
+/**
+ * Records what was installed: its checksum, for whom, with which SQL
+ * SECURITY, by which version. Applied, the owner is read back from the
+ * server, so the record says what the server holds; in a script, the
+ * statement reads it there when the DBA runs it.
+ */
+async function recordObject(ctx: RunContext, object: StoredObject, definer: string | undefined): Promise<void> {
+  const owner = ctx.mode === 'apply' ? await installedOwner(need(ctx.session, 'a connection'), object) : null
+  const definerSql = owner ? sqlLiteral(owner.definer) : definer ? sqlLiteral(definer) : 'CURRENT_USER()'
+  const security = owner?.securityType ? sqlLiteral(owner.securityType) : object.kind === 'procedure' ? "'DEFINER'" : 'NULL'
+  const record =
+    `REPLACE INTO ${OBJECTS_TABLE} (name, kind, checksum, definer, security_type, version) VALUES ` +
+    `(${sqlLiteral(object.name)}, ${sqlLiteral(object.kind)}, ${sqlLiteral(ctx.catalogue.checksum(object.name))}, ${definerSql}, ${security}, ${sqlLiteral(packageVersion())})`
+  if (ctx.mode === 'apply') {
+    const session = need(ctx.session, 'a connection')
+    if (!(await tableExists(session, OBJECTS_TABLE))) await exec(ctx, OBJECTS_DDL)
+    const missing = await missingColumns(session, OBJECTS_TABLE, OBJECT_COLUMNS)
+    if (missing.length > 0) await exec(ctx, addColumnsStatement(OBJECTS_TABLE, missing))
+  }
   await exec(ctx, record)
 }
 
+/** The definer and SQL SECURITY the server reports for an object just installed. */
+async function installedOwner(session: Session, object: StoredObject): Promise<{ definer: string; securityType: string | null } | null> {
+  const sql =
+    object.kind === 'trigger'
+      ? 'SELECT DEFINER AS definer, NULL AS securityType FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME = ?'
+      : object.kind === 'procedure'
+        ? "SELECT DEFINER AS definer, SECURITY_TYPE AS securityType FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() AND ROUTINE_TYPE = 'PROCEDURE' AND ROUTINE_NAME = ?"
+        : 'SELECT DEFINER AS definer, NULL AS securityType FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE() AND EVENT_NAME = ?'
+  const [row] = await session.query<{ definer: string; securityType: string | null }>(sql, [object.name])
+  return row ?? null
+}
+
 export interface InstallOptions {
-  /** The object's definer to keep, when it still exists. */
-  keepDefiner?: string
+  /** The account to install it for (its DEFINER); the installing account when undefined. */
+  definer?: string
   /** Only re-enable the event; its body is up to date. */
   enableOnly?: boolean
 }
@@ -97,14 +129,15 @@ export async function installObject(ctx: RunContext, object: StoredObject, optio
   const there = existing(ctx, object)
   const drops = object.kind === 'trigger' ? ctx.foreignToDrop.splice(0) : []
   if (options.enableOnly && drops.length === 0) {
-    await execKeepingDefiner(ctx, (definer) => [enableStatement(object, definer)], options.keepDefiner)
+    await execKeepingDefiner(ctx, (definer) => [enableStatement(object, definer)], options.definer)
+    await recordObject(ctx, object, options.definer)
     return
   }
   const strategy = there && ctx.strategy ? ctx.strategy : strategyFor(ctx.server, object.kind, there !== undefined)
   const statements = (definer: string | undefined) => installPlan(ctx.catalogue, object, strategy, definer, drops).statements
-  if (strategy === 'lock-tables' && ctx.mode === 'apply') await replaceUnderLock(ctx, object, statements, options.keepDefiner)
-  else await execKeepingDefiner(ctx, statements, options.keepDefiner)
-  await recordObject(ctx, object)
+  if (strategy === 'lock-tables' && ctx.mode === 'apply') await replaceUnderLock(ctx, object, statements, options.definer)
+  else await execKeepingDefiner(ctx, statements, options.definer)
+  await recordObject(ctx, object, options.definer)
 }
 
 const ER_SPECIFIC_ACCESS_DENIED = 1227
@@ -194,19 +227,18 @@ async function backfill(ctx: RunContext): Promise<void> {
   )
 }
 
-async function queueColumns(ctx: RunContext): Promise<void> {
-  // A queue created by this run (or this script) has every column from the start.
-  if (ctx.mode === 'script' || !(await tableExists(need(ctx.session, 'a connection'), QUEUE_TABLE))) {
-    if (ctx.mode !== 'apply') ctx.script.push(note(`${QUEUE_TABLE} as created above already has every column`))
+async function addColumns(ctx: RunContext, table: string, columns: ColumnList): Promise<void> {
+  // A table created by this run (or this script) has every column from the start.
+  if (ctx.mode === 'script' || !(await tableExists(need(ctx.session, 'a connection'), table))) {
+    if (ctx.mode !== 'apply') ctx.script.push(note(`${table} as created above already has every column`))
     return
   }
-  const columns = await columnsOf(need(ctx.session, 'a connection'), [QUEUE_TABLE])
-  const missing = QUEUE_COLUMNS.filter(([name]) => !columns.has(`${QUEUE_TABLE}.${name}`))
+  const missing = await missingColumns(need(ctx.session, 'a connection'), table, columns)
   if (missing.length === 0) {
-    if (ctx.mode === 'dry-run') ctx.script.push(note(`${QUEUE_TABLE} already has every column`))
+    if (ctx.mode === 'dry-run') ctx.script.push(note(`${table} already has every column`))
     return
   }
-  await exec(ctx, `ALTER TABLE ${QUEUE_TABLE} ${missing.map(([name, definition]) => `ADD COLUMN ${name} ${definition}`).join(', ')}`)
+  await exec(ctx, addColumnsStatement(table, missing))
 }
 
 async function runStep(ctx: RunContext, step: Step): Promise<void> {
@@ -218,10 +250,10 @@ async function runStep(ctx: RunContext, step: Step): Promise<void> {
       return
     case 'ddl':
       return exec(ctx, step.sql)
-    case 'queue-columns':
-      return queueColumns(ctx)
+    case 'columns':
+      return addColumns(ctx, step.table, step.columns)
     case 'install':
-      return installObject(ctx, ctx.catalogue.object(step.object))
+      return installObject(ctx, ctx.catalogue.object(step.object), { definer: ctx.definer })
     case 'drop':
       return dropObject(ctx, ctx.catalogue.object(step.object))
     case 'backfill':
@@ -256,5 +288,5 @@ export async function runSteps(ctx: RunContext, steps: readonly Step[]): Promise
 export function recordInScript(ctx: RunContext, migration: Migration): void {
   const ddl = render(MIGRATIONS_DDL)
   if (!ctx.script.includes(ddl)) ctx.script.push(ddl)
-  ctx.script.push(render(RECORD_MIGRATION.replace('?', `'${migration.name}'`)))
+  ctx.script.push(render(RECORD_MIGRATION.replace('?', sqlLiteral(migration.name)).replace('?', sqlLiteral(packageVersion()))))
 }

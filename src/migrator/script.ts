@@ -11,6 +11,16 @@ export function render(statement: string): string {
   return `${statement};`
 }
 
+/**
+ * A string as a SQL literal, for the few values family-sync writes into its
+ * own statements (object names, checksums, its version, account names from
+ * information_schema). Scripts set their own sql_mode first, so a backslash
+ * is an escape there.
+ */
+export function sqlLiteral(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`
+}
+
 /** A note in a script: every line a comment, so the script still runs. */
 export function note(text: string): string {
   return text

@@ -8,8 +8,8 @@ export type Step =
   | { kind: 'preflight' }
   /** A statement on family-sync's own tables; it may wait for a metadata lock. */
   | { kind: 'ddl'; sql: string }
-  /** Adds the queue columns an older install lacks. */
-  | { kind: 'queue-columns' }
+  /** Adds the columns of one of family-sync's tables that an older install lacks. */
+  | { kind: 'columns'; table: string; columns: ReadonlyArray<[name: string, definition: string]> }
   /** Installs or replaces a stored object of triggers/. */
   | { kind: 'install'; object: string }
   | { kind: 'drop'; object: string }

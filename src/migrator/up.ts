@@ -7,10 +7,16 @@ import { refuseReadOnly } from '../db/read-only.js'
 import { quietReporter } from '../reporter.js'
 import { migrationLock } from './lock.js'
 import type { MigratorOptions, UpOptions, UpResult } from './migrator.js'
-import { pendingOf, plan, preflightFailure, type PlannedObject } from './plan.js'
+import { pendingOf, plan, preflightFailure, skewFailure, type Plan, type PlannedObject } from './plan.js'
 import { context, umzugFor, withLockWait } from './run-context.js'
 import { dropForeignTriggers, installObject, recordInScript, runSteps, type RunContext } from './runner.js'
 import { note, scriptHeader } from './script.js'
+
+/** A plan that must not be carried out: what a newer version recorded, or what the preflight found. */
+function refuse(p: Plan): void {
+  if (p.skew.length > 0) throw skewFailure(p.skew, 'migrate up')
+  if (p.problems.length > 0) throw preflightFailure(p.problems)
+}
 
 /** The script of a plan: the migrations' steps, then the stored objects to bring up to date. */
 async function writeScript(ctx: RunContext, names: string[], objects: PlannedObject[], what: string, lockWait: number): Promise<string> {
@@ -22,7 +28,7 @@ async function writeScript(ctx: RunContext, names: string[], objects: PlannedObj
   }
   for (const planned of objects) {
     ctx.script.push('', note(`${planned.kind} ${planned.name}: ${planned.reason}`))
-    await installObject(ctx, planned.object, { keepDefiner: planned.keepDefiner, enableOnly: planned.enableOnly })
+    await installObject(ctx, planned.object, { definer: planned.definer, enableOnly: planned.enableOnly })
   }
   if (ctx.foreignToDrop.length > 0) {
     ctx.script.push('', note('triggers on users that are not family-sync\'s, dropped on request'))
@@ -38,7 +44,7 @@ export async function upOnSession(session: Session, options: UpOptions = {}, mig
   const lockWait = migratorOptions.lockWaitSeconds ?? LOCK_WAIT_SECONDS
   if (options.dryRun) {
     const p = await plan(session, catalogue, options)
-    if (p.problems.length > 0) throw preflightFailure(p.problems)
+    refuse(p)
     for (const warning of p.warnings) reporter.warn(warning)
     const ctx = context('dry-run', session, p, catalogue, migratorOptions)
     if (p.empty) return { migrations: [], objects: [], droppedTriggers: [], script: [...scriptHeader('nothing to migrate: every migration has run and every stored object matches triggers/', lockWait)].join('\n') + '\n' }
@@ -49,16 +55,13 @@ export async function upOnSession(session: Session, options: UpOptions = {}, mig
   await refuseReadOnly(session, server, options.force, 'migrate up')
   // On Galera taking the lock creates its table: a run that the preflight
   // refuses must change nothing, so it is refused before the lock as well.
-  if (server.galera) {
-    const first = await plan(session, catalogue, options)
-    if (first.problems.length > 0) throw preflightFailure(first.problems)
-  }
+  if (server.galera) refuse(await plan(session, catalogue, options))
   return withLockWait(session, lockWait, async () => {
-    const lock = migrationLock(session, server, migratorOptions.lockTimeoutSeconds ?? LOCK_TIMEOUT_SECONDS)
+    const lock = migrationLock(session, server, migratorOptions.lockTimeoutSeconds ?? LOCK_TIMEOUT_SECONDS, reporter)
     await lock.acquire()
     try {
       const p = await plan(session, catalogue, options)
-      if (p.problems.length > 0) throw preflightFailure(p.problems)
+      refuse(p)
       const result: UpResult = { migrations: [], objects: p.objects.map(pendingOf), droppedTriggers: [...p.drop] }
       if (p.empty) return result
       for (const warning of p.warnings) reporter.warn(warning)
@@ -72,7 +75,7 @@ export async function upOnSession(session: Session, options: UpOptions = {}, mig
       }
       for (const planned of p.objects) {
         await lock.confirm()
-        await installObject(ctx, planned.object, { keepDefiner: planned.keepDefiner, enableOnly: planned.enableOnly })
+        await installObject(ctx, planned.object, { definer: planned.definer, enableOnly: planned.enableOnly })
         reporter.info(`${planned.enableOnly ? 'enabled' : 'installed'} ${planned.kind} ${planned.name} (${planned.reason})`)
       }
       if (ctx.foreignToDrop.length > 0) await dropForeignTriggers(ctx)

@@ -7,7 +7,8 @@ import { readInstalled, readIsReplica, readServerInfo } from '../db/introspect.j
 import { assessObjects, type ObjectReport } from '../db/object-state.js'
 import { readPrivileges, visibility } from '../db/privileges.js'
 import { executedMigrations } from '../db/recorded.js'
-import { triggerLoadFailure } from '../db/trigger-load.js'
+import { missingIndexes } from '../db/indexes.js'
+import { drainMetTriggerLoadFailure, triggerLoadFailure } from '../db/trigger-load.js'
 import { FamilySyncError } from '../errors.js'
 
 export type ObjectStatus = Omit<ObjectReport, 'note'>
@@ -35,10 +36,14 @@ function problemOf(report: ObjectReport, installed: boolean, currentUser: string
         : `${what} is not installed yet: ${MIGRATE_UP}`
     case 'differs':
       return `${what} ${report.reason}: ${MIGRATE_UP}, which replaces it with triggers/${report.name}.sql`
+    case 'elsewhere':
+      return `${what} ${report.reason} (a table swap, RENAME TABLE users TO ..., took it along; writes to users are not guarded): ${MIGRATE_UP}, which moves it back to users and repairs what was missed meanwhile`
     case 'disabled':
-      return `${what} is ${report.reason}: ${MIGRATE_UP}, which enables it and keeps its definer`
+      return `${what} is ${report.reason}: ${MIGRATE_UP}, which enables it for its owner`
     case 'definer-gone':
       return `${what} ${report.reason}: ${MIGRATE_UP}, which recreates it as the account that runs it (now ${currentUser}), or recreate that account`
+    case 'owner-changed':
+      return `${what} ${report.reason}: whoever replaced it can make it run their code; ${MIGRATE_UP}, which recreates it from triggers/${report.name}.sql for ${report.installed?.definer ?? 'the account it was installed for'}`
     default:
       return null
   }
@@ -89,7 +94,16 @@ export async function verifyOnSession(session: Session, catalogue: Catalogue = s
       notes.push(`trigger ${trigger.name} (${trigger.timing} ${trigger.event} on users) is not family-sync's`)
     }
   }
-  const unloadable = installed.triggers.length > 0 ? await triggerLoadFailure(session, server) : null
+  const event = reports.find((r) => r.kind === 'event' && r.present)
+  const drain = reports.find((r) => r.kind === 'procedure' && r.present)
+  if (event?.definer && drain?.definer && event.definer !== drain.definer && event.state === 'ok' && drain.state === 'ok') {
+    problems.push(
+      `event family_sync_drain_every_second runs as ${event.definer} and procedure family_sync_drain belongs to ${drain.definer}: the event calls only a drain of its own definer, so nothing drains; ${MIGRATE_UP}, which installs both for one account`,
+    )
+  }
+  for (const index of await missingIndexes(session)) problems.push(`${index.problem}: ${index.fix}`)
+  // Only when a drain met it: the check writes (and rolls back) one row of users, firing its UPDATE triggers.
+  const unloadable = installed.triggers.length > 0 && (await drainMetTriggerLoadFailure(session)) ? await triggerLoadFailure(session, server) : null
   if (unloadable) {
     problems.push(
       `every write on users fails on this server: ${unloadable}. MariaDB keeps a failed trigger load in its table cache when a statement ` +

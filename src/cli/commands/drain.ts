@@ -50,7 +50,7 @@ export function registerDrain(program: Command): void {
           async (entries, poll) => {
             held ??= await connect(resolveTarget(flags))
             try {
-              return await drainCall(held.session, entries, poll)
+              return await drainCall(held.session, entries, poll, { watching: true })
             } catch (error) {
               if (isTransient(error)) {
                 await held.close().catch(() => {})

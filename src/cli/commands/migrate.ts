@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { MIGRATION_NAMES } from '../../../migrations/index.js'
 import { BATCH_MS, LOCK_TIMEOUT_SECONDS, LOCK_WAIT_SECONDS } from '../../defaults.js'
 import { EXIT_OK, FamilySyncError } from '../../errors.js'
-import type { MigratorOptions } from '../../migrator/migrator.js'
+import type { MigrationStatus, MigratorOptions } from '../../migrator/migrator.js'
 import { createProgress } from '../../progress.js'
 import { wholeNumber } from '../options.js'
 import { consoleReporter, document, line, printJson } from '../output.js'
@@ -23,6 +23,8 @@ interface MigrateFlags extends GlobalOptions {
   batchMs: number
   dropForeignTrigger: string[]
   force?: boolean
+  definer?: string
+  allowMissingIndex?: boolean
 }
 
 function migratorOptions(flags: MigrateFlags, infoToStderr = false): MigratorOptions {
@@ -57,12 +59,18 @@ export function registerMigrate(program: Command): void {
       .option('--to <name>', 'stop after this migration', knownMigration)
       .option('--dry-run', 'check, and print what would run as a mysql-client script (notes as -- comments); change nothing')
       .option('--drop-foreign-trigger <name>', 'drop this trigger on users, which is not family-sync\'s and writes users (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
-      .option('--batch-ms <ms>', 'target duration of one backfill transaction', wholeNumber('--batch-ms', 1, 60_000), BATCH_MS),
+      .option('--batch-ms <ms>', 'target duration of one backfill transaction', wholeNumber('--batch-ms', 1, 60_000), BATCH_MS)
+      .option('--definer <account>', 'install every trigger, procedure and event for this account (user@host), e.g. a definer account holding only what the drain needs')
+      .option('--allow-missing-index', 'install even though users.parent_id or users.family_id has no index (verify and check keep reporting it)'),
   ).action(async (_options, command: Command) => {
     const flags = command.optsWithGlobals<MigrateFlags>()
     await withConnection(flags, async (session) => {
       const { upOnSession } = await import('../../migrator/migrator.js')
-      const result = await upOnSession(session, { to: flags.to, dryRun: flags.dryRun, dropForeignTriggers: flags.dropForeignTrigger, force: flags.force }, migratorOptions(flags, flags.dryRun))
+      const result = await upOnSession(
+        session,
+        { to: flags.to, dryRun: flags.dryRun, dropForeignTriggers: flags.dropForeignTrigger, force: flags.force, definer: flags.definer, allowMissingIndex: flags.allowMissingIndex },
+        migratorOptions(flags, flags.dryRun),
+      )
       if (flags.dryRun) document(result.script ?? '')
       else if (result.migrations.length === 0 && result.objects.length === 0 && result.droppedTriggers.length === 0) line('nothing to migrate: every migration has run and every stored object matches triggers/')
       return EXIT_OK
@@ -88,20 +96,36 @@ export function registerMigrate(program: Command): void {
 
   migrate
     .command('status')
-    .description('list executed migrations, and what migrate up would do now: pending migrations and stored objects, with the reason')
-    .option('--json', 'print {"executed": [...], "pending": [...], "objects": [{"name", "kind", "reason"}]}')
+    .description('every migration (state, when it ran, which version ran it) and every stored object (state, checksum, when and by which version it was installed), and what migrate up would do now')
+    .option('--json', 'print {"executed", "pending", "unknown", "migrations": [{"name", "state", "executedAt", "version"}], "objects": [{"name", "kind", "state", "pending", "reason", "checksum", "installedAt", "version", "definer"}], "skew"}')
     .action(async (_options, command: Command) => {
       const flags = command.optsWithGlobals<MigrateFlags>()
       await withConnection(flags, async (session) => {
         const { statusOnSession } = await import('../../migrator/migrator.js')
         const status = await statusOnSession(session)
         if (flags.json) printJson(status)
-        else {
-          for (const name of status.executed) line(`executed  ${name}`)
-          for (const name of status.pending.filter((n) => MIGRATION_NAMES.includes(n))) line(`pending   ${name}`)
-          for (const object of status.objects) line(`pending   ${object.kind} ${object.name}: ${object.reason}`)
-        }
+        else printStatus(status)
         return EXIT_OK
       })
     })
+}
+
+const shown = (value: string | null, fallback = '-') => value ?? fallback
+
+function printStatus(status: MigrationStatus): void {
+  const table = (rows: string[][]) => {
+    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)))
+    for (const row of rows) line(row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd())
+  }
+  table([
+    ['migration', 'state', 'executed at', 'by version'],
+    ...status.migrations.map((m) => [m.name, m.state, shown(m.executedAt), m.state === 'pending' ? '-' : shown(m.version, '0.2 or earlier')]),
+  ])
+  line('')
+  table([
+    ['object', 'kind', 'state', 'checksum', 'installed at', 'by version'],
+    ...status.objects.map((o) => [o.name, o.kind, o.pending ? `${o.state}, pending` : o.state, shown(o.checksum), shown(o.installedAt), o.installedAt ? shown(o.version, '0.2 or earlier') : '-']),
+  ])
+  for (const object of status.objects.filter((o) => o.pending)) line(`pending: ${object.kind} ${object.name}: ${object.reason ?? object.state}`)
+  for (const skew of status.skew) line(`problem: ${skew}; this version's migrate up and down refuse to run here`)
 }

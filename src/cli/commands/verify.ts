@@ -1,14 +1,25 @@
 import type { Command } from 'commander'
 import { EXIT_OK, EXIT_PROBLEM_FOUND } from '../../errors.js'
+import type { ObjectState } from '../../db/object-state.js'
 import type { VerifyReport } from '../../verify/verify.js'
 import { line, printJson } from '../output.js'
 import { withConnection, type GlobalOptions } from '../runtime.js'
 
-const LABEL: Record<string, string> = { ok: 'ok', missing: 'MISSING', differs: 'DIFFERS', disabled: 'DISABLED', 'definer-gone': 'DEFINER GONE', unknown: 'UNKNOWN' }
+const LABEL: Record<ObjectState, string> = {
+  ok: 'ok',
+  missing: 'MISSING',
+  differs: 'DIFFERS',
+  disabled: 'DISABLED',
+  'definer-gone': 'DEFINER GONE',
+  'owner-changed': 'OWNER CHANGED',
+  elsewhere: 'ELSEWHERE',
+  newer: 'NEWER',
+  unknown: 'UNKNOWN',
+}
 
 function printVerify(report: VerifyReport): void {
-  for (const o of report.objects) line(`${LABEL[o.state].padEnd(12)} ${o.kind.padEnd(9)} ${o.name}${o.definer ? `  (definer ${o.definer})` : ''}`)
-  for (const t of report.foreignTriggers) line(`${(t.writesUsers ? 'FOREIGN' : 'other').padEnd(12)} ${'trigger'.padEnd(9)} ${t.name}  (${t.timing} ${t.event} on users, not family-sync's)`)
+  for (const o of report.objects) line(`${LABEL[o.state].padEnd(13)} ${o.kind.padEnd(9)} ${o.name}${o.definer ? `  (definer ${o.definer})` : ''}`)
+  for (const t of report.foreignTriggers) line(`${(t.writesUsers ? 'FOREIGN' : 'other').padEnd(13)} ${'trigger'.padEnd(9)} ${t.name}  (${t.timing} ${t.event} on users, not family-sync's)`)
   line(`event scheduler: ${report.eventScheduler}`)
   for (const p of report.problems) line(`problem: ${p}`)
   for (const n of report.notes) line(`note: ${n}`)
