@@ -127,23 +127,31 @@ describe('after migrate up', () => {
     expect(await familyOf(db.knex, child)).toBe(f)
   })
 
-  it('only a real change of a row with children is queued: not a leaf, a self-parent, NULL or the same family', async () => {
+  it('a change of a row to another non-NULL family is queued whether or not it has children; NULL, the same family or another column is not', async () => {
     const f = await family('queue-f')
     const g = await family('queue-g')
     const leaf = await user('queue-leaf', null, f)
     const selfParent = await user('queue-self', null, f)
     await db.knex.raw('UPDATE users SET parent_id = id WHERE id = ?', [selfParent])
     const parent = await user('queue-parent', null, f)
-    await user('queue-child', parent)
+    const child = await user('queue-child', parent)
+    await drain(db.knex)
     const before = await queueLength(db.knex)
-    await db.knex.raw('UPDATE users SET family_id = ? WHERE id IN (?, ?)', [g, leaf, selfParent])
     await db.knex.raw('UPDATE users SET family_id = ? WHERE id = ?', [f, parent])
     await db.knex.raw('UPDATE users SET username = ? WHERE id = ?', ['queue-parent-renamed', parent])
     await db.knex.raw('UPDATE users SET family_id = NULL WHERE id = ?', [parent])
     expect(await queueLength(db.knex)).toBe(before)
+    // The trigger does not look for children (that lookup would lock them): leaves are queued too.
+    await db.knex.raw('UPDATE users SET family_id = ? WHERE id IN (?, ?)', [g, leaf, selfParent])
     await db.knex.raw('UPDATE users SET family_id = ? WHERE id = ?', [g, parent])
-    expect(await queueLength(db.knex)).toBe(before + 1)
+    expect(await queueLength(db.knex)).toBe(before + 3)
+    const audited = Number((await rows<{ n: number }>(db.knex, 'SELECT COUNT(*) AS n FROM family_sync_audit'))[0].n)
     await drain(db.knex)
+    expect(await queueLength(db.knex)).toBe(0)
+    // Only the child changed: a leaf's and a self-parent's entries found nothing to do.
+    const changed = await rows<{ user_id: number }>(db.knex, 'SELECT user_id FROM family_sync_audit ORDER BY id LIMIT 100 OFFSET ?', [audited])
+    expect(changed).toEqual([{ user_id: child }])
+    expect(await familyOf(db.knex, selfParent)).toBe(g)
   })
 
   it('a rolled-back transaction leaves no queued work behind', async () => {

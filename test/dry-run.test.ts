@@ -42,7 +42,7 @@ describe('migrate up --dry-run', () => {
 
   it('on an upgrade prints the replacement of the changed object, which the client runs too', async () => {
     const db = await createTestDatabase()
-    const old = catalogueWith({ sync_children_family_id: (sql) => sql.replace('AND c.id <> NEW.id', 'AND NOT (c.id = NEW.id)') })
+    const old = catalogueWith({ sync_children_family_id: (sql) => sql.replace('AND NEW.family_id IS NOT NULL', 'AND NOT (NEW.family_id IS NULL)') })
     try {
       await install(db.knex, { catalogue: old.catalogue, keepEvent: true })
       const dry = await runCli(['migrate', 'up', '--dry-run', '--url', db.url])

@@ -1,19 +1,13 @@
+import { MIGRATION_NAMES } from '../migrations/index.js'
 import { spawnSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli } from './helpers/cli.js'
 import { APP_SCHEMA, createTestDatabase, rows, serverUrl, type TestDatabase } from './helpers/database.js'
 import { createFamily, insertBugReportPeople, mismatchCount } from './helpers/family.js'
 import { ourObjects } from './helpers/install.js'
+import { packageVersion } from '../src/paths.js'
 
-const ALL = [
-  '0001_preflight',
-  '0002_create_sync_tables',
-  '0003_install_triggers',
-  '0004_install_drain_procedure',
-  '0005_install_drain_event',
-  '0006_backfill_family_ids',
-  '0007_queue_retries_and_liveness',
-]
+const ALL = [...MIGRATION_NAMES]
 
 describe('migrate up / status / down through the CLI', () => {
   let db: TestDatabase
@@ -33,7 +27,10 @@ describe('migrate up / status / down through the CLI', () => {
 
     const status = await runCli(['migrate', 'status', '--json'], { env: { DATABASE_URL: db.url } })
     expect(status.code).toBe(0)
-    expect(JSON.parse(status.stdout)).toEqual({ executed: ALL, pending: [], objects: [] })
+    const report = JSON.parse(status.stdout)
+    expect(report).toMatchObject({ executed: ALL, pending: [], unknown: [], skew: [] })
+    expect(report.migrations.map((m: { state: string; version: string }) => [m.state, m.version])).toEqual(ALL.map(() => ['executed', packageVersion()]))
+    expect(report.objects.every((o: { state: string; pending: boolean; version: string; checksum: string }) => o.state === 'ok' && !o.pending && o.version === packageVersion() && /^[0-9a-f]{8}$/.test(o.checksum))).toBe(true)
 
     const before = await rows(db.knex, 'SELECT name, executed_at FROM family_sync_migrations ORDER BY name')
     const audit = await rows(db.knex, 'SELECT COUNT(*) AS n FROM family_sync_audit')
@@ -49,7 +46,7 @@ describe('migrate up / status / down through the CLI', () => {
     const one = await runCli(['migrate', 'down', '--url', db.url])
     expect(one.code).toBe(0)
     let status = JSON.parse((await runCli(['migrate', 'status', '--json', '--url', db.url])).stdout)
-    expect(status.pending).toEqual(['0007_queue_retries_and_liveness'])
+    expect(status.pending).toEqual([ALL[ALL.length - 1]])
 
     const all = await runCli(['migrate', 'down', '--to', '0', '--url', db.url])
     expect(all.code).toBe(0)

@@ -115,14 +115,14 @@ describe.skipIf(!HAVE_REPLICATION)('a GTID primary and replica, binlog_format=MI
     expect(await pair.replicationError()).toBeNull()
   })
 
-  it('failover: the new primary reports its disabled event, check catches the silence, migrate up enables it keeping its definer; failback replicates cleanly', async () => {
+  it('failover: the new primary reports its disabled event, check catches the silence, migrate up enables it for its owner; failback replicates cleanly', async () => {
     // The primary goes down; the replica is promoted.
     await primaryApp.destroy()
     await pair.primary.stop()
     await exec(pair.replica.url, 'STOP SLAVE', 'RESET SLAVE ALL', 'SET GLOBAL read_only = OFF')
     const verify = await runCli(['verify', '--url', url(pair.replica)])
     expect(verify.code).toBe(1)
-    expect(verify.stdout).toMatch(/problem: event family_sync_drain_every_second is SLAVESIDE_DISABLED on a writable server: replication left it disabled \(after a failover\?\).*run family-sync migrate up, which enables it and keeps its definer/)
+    expect(verify.stdout).toMatch(/problem: event family_sync_drain_every_second is SLAVESIDE_DISABLED on a writable server: replication left it disabled \(after a failover\?\).*run family-sync migrate up, which enables it for its owner/)
     await replicaApp.raw('UPDATE users SET family_id = 2 WHERE id = 1')
     await new Promise((resolve) => setTimeout(resolve, 3000))
     const silent = await checkConsistency(replicaApp, { drainStaleSeconds: 2, maxQueueAgeSeconds: 2 })

@@ -50,7 +50,7 @@ describe('a database installed by family-sync 0.1', () => {
       // The insert trigger's logic did not change (its comments did): only the others are pending.
       const changed = STORED_OBJECTS.filter((o) => o.name !== 'inherit_parent_family_id_on_insert')
       const status = JSON.parse((await runCli(['migrate', 'status', '--json', '--url', db.url])).stdout)
-      expect(status.pending).toEqual(['0007_queue_retries_and_liveness', ...changed.map((o) => o.name)])
+      expect(status.pending).toEqual(['0007_queue_retries_and_liveness', '0008_record_owners_and_versions', ...changed.map((o) => o.name)])
 
       const up = await runCli(['migrate', 'up', '--url', db.url])
       expect(up.code, up.stderr).toBe(0)

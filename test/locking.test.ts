@@ -1,0 +1,192 @@
+import type { Knex } from 'knex'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestDatabase, familyOf, rows, serverKnex, type TestDatabase } from './helpers/database.js'
+import { watchSyncQueue } from '../src/library.js'
+import { drain, install, queueLength } from './helpers/install.js'
+
+// The application must never get a lock wait or a deadlock it would not get
+// without family-sync. Each scenario runs on two databases with the same
+// data, one without family-sync and one with it, in the same run.
+
+const PARENTS = 5
+const CHILDREN = 4
+
+async function seed(db: TestDatabase): Promise<void> {
+  await db.knex.raw(`INSERT INTO families (id, name) VALUES ${Array.from({ length: 20 }, (_, i) => `(${i + 1}, 'f')`).join(', ')}`)
+  await db.knex.raw(`INSERT INTO users (id, username, family_id) VALUES ${Array.from({ length: PARENTS }, (_, i) => `(${i + 1}, 'p', ${i + 1})`).join(', ')}`)
+  await db.knex.raw(
+    `INSERT INTO users (id, username, parent_id, family_id) VALUES ${Array.from({ length: PARENTS * CHILDREN }, (_, i) => `(${100 + i}, 'c', ${(i % PARENTS) + 1}, ${(i % PARENTS) + 1})`).join(', ')}`,
+  )
+}
+
+/** A client of its own, as another application process would be. */
+async function session(db: TestDatabase): Promise<Knex> {
+  return serverKnex(db.name)
+}
+
+async function inOwnTransaction(knex: Knex, statements: Array<[string, unknown[]]>, pauseMs: number): Promise<string> {
+  return knex
+    .transaction(async (trx) => {
+      await trx.raw('SET SESSION innodb_lock_wait_timeout = 3')
+      for (const [i, [sql, bindings]] of statements.entries()) {
+        await trx.raw(sql, bindings as never[])
+        if (i === 0) await new Promise((resolve) => setTimeout(resolve, pauseMs))
+      }
+    })
+    .then(
+      () => 'ok',
+      (error: { errno?: number }) => (error.errno === 1213 ? 'deadlock' : error.errno === 1205 ? 'lock wait timeout' : String(error)),
+    )
+}
+
+describe('locks the application takes, with and without family-sync', () => {
+  const dbs: Record<'without' | 'with', TestDatabase> = {} as never
+  beforeAll(async () => {
+    dbs.without = await createTestDatabase()
+    dbs.with = await createTestDatabase()
+    await seed(dbs.without)
+    await seed(dbs.with)
+    await install(dbs.with.knex)
+  })
+  afterAll(async () => {
+    await dbs.without?.drop()
+    await dbs.with?.drop()
+  })
+
+  it('two transactions that each update a child, then the parent: no deadlock, as without family-sync', async () => {
+    for (const [label, db] of Object.entries(dbs)) {
+      const [a, b] = [await session(db), await session(db)]
+      try {
+        const outcomes = await Promise.all([
+          inOwnTransaction(a, [['UPDATE users SET family_id = 7 WHERE id = 100', []], ['UPDATE users SET family_id = 7 WHERE id = 1', []]], 300),
+          inOwnTransaction(b, [['UPDATE users SET family_id = 8 WHERE id = 105', []], ['UPDATE users SET family_id = 8 WHERE id = 1', []]], 300),
+        ])
+        expect(outcomes, label).toEqual(['ok', 'ok'])
+      } finally {
+        await a.destroy()
+        await b.destroy()
+      }
+    }
+    // With family-sync the children then follow whichever parent change committed last.
+    await drain(dbs.with.knex)
+    const family = await familyOf(dbs.with.knex, 1)
+    expect(await rows(dbs.with.knex, 'SELECT id FROM users WHERE parent_id = 1 AND NOT (family_id <=> ?)', [family])).toEqual([])
+  })
+
+  it("a parent's UPDATE does not wait for another transaction holding its children", async () => {
+    for (const [label, db] of Object.entries(dbs)) {
+      const [holder, app] = [await session(db), await session(db)]
+      try {
+        const holding = holder.transaction(async (trx) => {
+          await trx.raw('SELECT id FROM users WHERE parent_id = 2 FOR UPDATE')
+          await new Promise((resolve) => setTimeout(resolve, 1500))
+        })
+        await new Promise((resolve) => setTimeout(resolve, 200))
+        const started = Date.now()
+        await app.raw('UPDATE users SET family_id = 9 WHERE id = 2')
+        expect(Date.now() - started, label).toBeLessThan(500)
+        await holding
+      } finally {
+        await holder.destroy()
+        await app.destroy()
+      }
+    }
+  })
+
+  it("a child's family change does not wait for an uncommitted change of its parent, and ends with the parent's family", async () => {
+    for (const [label, db] of Object.entries(dbs)) {
+      const [parent, app] = [await session(db), await session(db)]
+      try {
+        const changing = parent.transaction(async (trx) => {
+          await trx.raw('UPDATE users SET family_id = 10 WHERE id = 3')
+          await new Promise((resolve) => setTimeout(resolve, 1500))
+        })
+        await new Promise((resolve) => setTimeout(resolve, 200))
+        const started = Date.now()
+        await app.raw('UPDATE users SET family_id = 11 WHERE id = 102')
+        expect(Date.now() - started, label).toBeLessThan(500)
+        await changing
+      } finally {
+        await parent.destroy()
+        await app.destroy()
+      }
+    }
+    // The child kept its parent's family then; it follows the parent's new one at the next drain.
+    expect(await familyOf(dbs.with.knex, 102)).toBe(3)
+    await drain(dbs.with.knex)
+    expect(await familyOf(dbs.with.knex, 102)).toBe(10)
+  })
+
+  it('a drain never waits for children a long application transaction holds: those stay queued, unparked, and follow after it commits', async () => {
+    const db = dbs.with
+    const holder = await session(db)
+    try {
+      await db.knex.raw('UPDATE users SET family_id = 12 WHERE id = 4')
+      const holding = holder.transaction(async (trx) => {
+        // Two of parent 4's four children, held well past the drain's one-second lock wait.
+        await trx.raw('SELECT id FROM users WHERE id IN (103, 108) FOR UPDATE')
+        await new Promise((resolve) => setTimeout(resolve, 4000))
+      })
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      for (let round = 0; round < 5; round++) {
+        const started = Date.now()
+        await drain(db.knex)
+        expect(Date.now() - started).toBeLessThan(1000)
+        await db.knex.raw('UPDATE family_sync_queue SET retry_at = NULL')
+      }
+      const [entry] = await rows<{ attempts: number; parked: number; last_error: string | null }>(db.knex, 'SELECT attempts, parked_at IS NOT NULL AS parked, last_error FROM family_sync_queue WHERE parent_id = 4')
+      expect(entry).toEqual({ attempts: 0, parked: 0, last_error: null })
+      // The children nobody held followed at once.
+      expect(await rows(db.knex, 'SELECT id FROM users WHERE parent_id = 4 AND family_id = 12 ORDER BY id')).toEqual([{ id: 113 }, { id: 118 }])
+      await holding
+      await db.knex.raw('UPDATE family_sync_queue SET retry_at = NULL')
+      await drain(db.knex)
+      expect(await queueLength(db.knex)).toBe(0)
+      expect(await rows(db.knex, 'SELECT id FROM users WHERE parent_id = 4 AND NOT (family_id <=> 12)')).toEqual([])
+    } finally {
+      await holder.destroy()
+    }
+  })
+
+  it('three writers for a few seconds on hot families, a drain running: no deadlock or lock wait timeout the same workload does not get without family-sync', async () => {
+    const seconds = 4
+    const outcome = async (db: TestDatabase, withDrain: boolean) => {
+      const counts = { writes: 0, deadlocks: 0, timeouts: 0 }
+      const stop = new AbortController()
+      const draining = withDrain ? watchSyncQueue(db.knex, { signal: stop.signal }) : Promise.resolve()
+      const stopAt = Date.now() + seconds * 1000
+      const pick = (n: number) => Math.floor(Math.random() * n)
+      const writers = await Promise.all([0, 1, 2].map(() => session(db)))
+      await Promise.all(
+        writers.map(async (knex) => {
+          while (Date.now() < stopAt) {
+            const p = pick(PARENTS) + 1
+            const child = 100 + (p - 1) + PARENTS * pick(CHILDREN)
+            const op = pick(4)
+            const statements: Array<[string, unknown[]]> =
+              op === 0 ? [['UPDATE users SET family_id = ? WHERE id = ?', [pick(20) + 1, p]], ['SELECT 1', []]]
+              : op === 1 ? [["UPDATE users SET username = 'x' WHERE id = ?", [child]], ['SELECT 1', []]]
+              : op === 2 ? [['UPDATE users SET family_id = ? WHERE id = ?', [pick(20) + 1, child]], ['UPDATE users SET family_id = ? WHERE id = ?', [pick(20) + 1, p]]]
+              : [['UPDATE users SET family_id = ? WHERE id = ?', [pick(20) + 1, p]], ["UPDATE users SET username = 'y' WHERE id = ?", [child]]]
+            const result = await inOwnTransaction(knex, statements, 0)
+            if (result === 'ok') counts.writes++
+            else if (result === 'deadlock') counts.deadlocks++
+            else if (result === 'lock wait timeout') counts.timeouts++
+            else throw new Error(result)
+          }
+        }),
+      )
+      stop.abort()
+      await draining
+      await Promise.all(writers.map((w) => w.destroy()))
+      return counts
+    }
+    const without = await outcome(dbs.without, false)
+    const withIt = await outcome(dbs.with, true)
+    console.log(`contended writers, ${seconds} s each: without family-sync ${JSON.stringify(without)}, with it and a drain running ${JSON.stringify(withIt)}`)
+    expect(withIt.deadlocks + withIt.timeouts).toBeLessThanOrEqual(without.deadlocks + without.timeouts)
+    expect(withIt.writes).toBeGreaterThan(0)
+    await drain(dbs.with.knex)
+    expect(await rows(dbs.with.knex, 'SELECT c.id FROM users c JOIN users p ON p.id = c.parent_id WHERE p.family_id IS NOT NULL AND NOT (c.family_id <=> p.family_id)')).toEqual([])
+  }, 60_000)
+})
