@@ -3,7 +3,7 @@ import { BATCH_MS } from '../defaults.js'
 import { tableExists } from '../db/introspect.js'
 import { AUDIT_TABLE } from '../db/tables.js'
 import { silentProgress, type Progress } from '../progress.js'
-import { nextBatchSize } from '../repair/engine.js'
+import { nextBatchSize } from '../batch-size.js'
 
 export interface PruneOptions {
   /** Audit rows older than this many days go. */

@@ -1,4 +1,5 @@
 import type { Session } from '../connection/session.js'
+import { nextBatchSize } from '../batch-size.js'
 import { BATCH_MS } from '../defaults.js'
 import { CHILD_PARENT_JOIN, COUNT_MISMATCHES, MISMATCH } from '../db/invariant.js'
 import { countPending } from '../db/pending.js'
@@ -35,8 +36,6 @@ export interface RepairResult {
 }
 
 const FIRST_BATCH_ROWS = 1000
-const MIN_BATCH_ROWS = 1
-const MAX_BATCH_ROWS = 200_000
 // A chain deeper than this is not a family tree; the rest is left for a rerun.
 const MAX_PASSES = 100
 // Passes in a row that changed nothing because the application held the rows.
@@ -50,16 +49,6 @@ const STUCK_MS = 60_000
  * string would be compared as a double).
  */
 type Id = bigint
-
-/**
- * The next batch's row count, from how long this one took against the
- * target. It grows by half at most, so one slow batch (a cold page, a busy
- * moment) is not doubled into one far past the target.
- */
-export function nextBatchSize(size: number, elapsedMs: number, targetMs: number): number {
-  const factor = Math.min(1.5, Math.max(0.5, targetMs / Math.max(elapsedMs, 1)))
-  return Math.min(MAX_BATCH_ROWS, Math.max(MIN_BATCH_ROWS, Math.round(size * factor)))
-}
 
 /** The id `size` rows after `after` (or from the start): batches follow the rows that exist, not the span of ids. */
 async function batchEnd(session: Session, after: Id | null, size: number): Promise<Id | null> {
@@ -86,8 +75,9 @@ function rangeOf(after: Id | null, upTo: Id | null): { sql: string; bindings: Id
  * their per-row lookup for this connection only, because each value is
  * already taken from the locked parent.
  */
-async function applyBatch(session: Session, lockSql: string, bindings: unknown[], reason: string): Promise<{ changed: number; locked: Id[] }> {
+async function applyBatch(session: Session, lockSql: string, bindings: unknown[], reason: string): Promise<{ changed: number; locked: Id[]; heldMs: number }> {
   await session.run('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
+  const started = Date.now()
   await session.run('START TRANSACTION')
   try {
     await session.run('SET @family_sync_repairing = CONNECTION_ID()')
@@ -103,7 +93,7 @@ async function applyBatch(session: Session, lockSql: string, bindings: unknown[]
       changed = updated.affectedRows
     }
     await session.run('COMMIT')
-    return { changed, locked: ids }
+    return { changed, locked: ids, heldMs: Date.now() - started }
   } catch (error) {
     await session.run('ROLLBACK').catch(() => {})
     throw error
@@ -164,10 +154,9 @@ export async function repairOnSession(session: Session, options: RepairOptions =
     let triggerLoadFailures = 0
     for (let after: Id | null = null, done = false; !done; ) {
       await options.beforeBatch?.()
-      const batchStart = Date.now()
       const upTo = await batchEnd(session, after, size)
       const range = rangeOf(after, upTo)
-      let batch: { changed: number; locked: Id[] }
+      let batch: { changed: number; locked: Id[]; heldMs: number }
       try {
         ;({ value: batch } = await withRetry(() => applyBatch(session, lockBatch(range.sql, skipQueued, budget), range.bindings, reason), 3))
         stuckSince = undefined
@@ -185,7 +174,7 @@ export async function repairOnSession(session: Session, options: RepairOptions =
         await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 200))
         continue
       }
-      const elapsed = Date.now() - batchStart
+      const elapsed = batch.heldMs
       result.batches++
       result.maxBatchMs = Math.max(result.maxBatchMs, elapsed)
       result.fixed += batch.changed

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { escapeControl } from '../../src/cli/output.js'
 import { idNumber, integerRange, wholeNumber } from '../../src/cli/options.js'
 import { describeError, FamilySyncError } from '../../src/errors.js'
-import { nextBatchSize } from '../../src/repair/engine.js'
+import { nextBatchSize } from '../../src/batch-size.js'
 import { lockNameFor } from '../../src/migrator/lock.js'
 import { definerClause } from '../../src/migrator/replace.js'
 import { render, note } from '../../src/migrator/script.js'
@@ -69,11 +69,13 @@ describe('describeError', () => {
   })
 })
 
-describe('repair batch sizing', () => {
-  it('grows by half at most, shrinks by half at most, within bounds', () => {
-    expect(nextBatchSize(1000, 10, 100)).toBe(1500)
-    expect(nextBatchSize(1000, 1000, 100)).toBe(500)
-    expect(nextBatchSize(1000, 100, 100)).toBe(1000)
+describe('batch sizing', () => {
+  it('aims at half the target: grows by a quarter at most, shrinks in proportion to an overshoot, within bounds', () => {
+    expect(nextBatchSize(1000, 10, 100)).toBe(1250)
+    expect(nextBatchSize(1000, 50, 100)).toBe(1000)
+    expect(nextBatchSize(1000, 100, 100)).toBe(500)
+    expect(nextBatchSize(1000, 250, 100)).toBe(200)
+    expect(nextBatchSize(1000, 5000, 100)).toBe(100)
     expect(nextBatchSize(1, 1000, 100)).toBe(1)
     expect(nextBatchSize(190_000, 1, 100)).toBe(200_000)
   })
