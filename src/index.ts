@@ -1,6 +1,6 @@
 // The package's public face. Importing it loads no driver, no Umzug and no
 // prom-client and touches no file: each is loaded by the call that needs it.
-export { checkConsistency, verifyTriggers, repairFamilyIds, drainSyncQueue, watchSyncQueue, pruneAudit, isRetryableWriteError } from './library.js'
+export { checkConsistency, verifyTriggers, repairFamilyIds, drainSyncQueue, watchSyncQueue, pruneAudit, moveChildren, isRetryableWriteError, type RawRunner } from './library.js'
 export { createMigrator, type FamilySyncMigrator } from './migrator/create-migrator.js'
 export type { MigratorOptions, UpOptions, DownOptions, UpResult, DownResult, MigrationStatus, PendingObject } from './migrator/migrator.js'
 export type { CheckOptions, ConsistencyReport, MismatchRow, ParkedEntry, QueueStatus, Id } from './check/consistency.js'

@@ -43,6 +43,27 @@ export function watchSyncQueue(knex: KnexLike, options: WatchOptions): Promise<W
   return watchQueue((entries, poll) => withKnexSession(knex, (session) => drainCall(session, entries, poll, { watching: true })), options)
 }
 
+/** What runs a statement inside the application's transaction: a knex transaction (`trx`), or a knex bound to one connection. */
+export interface RawRunner {
+  raw(sql: string, bindings: readonly unknown[]): PromiseLike<unknown>
+}
+
+/**
+ * Moves a parent's children (and theirs) to the parent's family inside the
+ * application's own transaction, right after it changed that family: later
+ * statements of the transaction see them moved (a family deleted next no
+ * longer has them). Without it they follow after the commit.
+ *
+ *   await knex.transaction(async (trx) => {
+ *     await trx('users').update({ family_id: 42 }).where({ id: 7 })
+ *     await moveChildren(trx, 7)
+ *     await trx('families').delete().where({ id: 41 })
+ *   })
+ */
+export async function moveChildren(trx: RawRunner, parentId: number | bigint | string): Promise<void> {
+  await trx.raw('CALL family_sync_move_children(?)', [parentId])
+}
+
 /**
  * Whether a write that failed can simply be run again, the server having
  * rolled it back: a deadlock or Galera certification conflict, a lock wait

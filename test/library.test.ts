@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { scopedMismatches } from '../src/check/consistency.js'
 import { checkConsistency, repairFamilyIds, verifyTriggers } from '../src/library.js'
 import { packageRoot } from '../src/paths.js'
-import { shippedCatalogue } from '../src/db/catalogue.js'
+import { shippedCatalogue, STORED_OBJECTS } from '../src/db/catalogue.js'
 import { runCli, startCli } from './helpers/cli.js'
 import { createTestDatabase, familyOf, rows, serverKnex, type TestDatabase } from './helpers/database.js'
 import { install, queueLength } from './helpers/install.js'
@@ -118,9 +118,7 @@ describe('queued work in check', () => {
     expect(value('family_sync_queue_pending')).toBe(1)
     expect(value('family_sync_queue_oldest_age_seconds')).toBeGreaterThan(10)
     const present = families.find((f) => f.name === 'family_sync_object_present')!.metrics
-    expect(present.map((m) => m.labels?.name).sort()).toEqual(
-      ['family_sync_drain', 'family_sync_drain_every_second', 'inherit_parent_family_id_on_insert', 'inherit_parent_family_id_on_update', 'sync_children_family_id'].sort(),
-    )
+    expect(present.map((m) => m.labels?.name).sort()).toEqual(STORED_OBJECTS.map((o) => o.name).sort())
     // The test helper drops the event (the scheduler is global); the metric says so.
     expect(present.find((m) => m.labels?.name === 'family_sync_drain_every_second')?.value).toBe('0')
     expect(present.find((m) => m.labels?.name === 'sync_children_family_id')?.value).toBe('1')
@@ -202,7 +200,7 @@ describe('repairFamilyIds over chains and cycles', () => {
   beforeAll(async () => {
     db = await installedDatabase()
     // Mismatches the triggers would have prevented: the repair's job.
-    for (const name of ['inherit_parent_family_id_on_insert', 'inherit_parent_family_id_on_update', 'sync_children_family_id']) await db.knex.raw(`DROP TRIGGER ${name}`)
+    for (const name of ['inherit_parent_family_id_on_insert', 'inherit_parent_family_id_on_update', 'sync_children_family_id', 'sync_children_family_id_on_insert']) await db.knex.raw(`DROP TRIGGER ${name}`)
   })
   afterAll(() => db.drop())
 
@@ -232,14 +230,17 @@ describe('repairFamilyIds over chains and cycles', () => {
     expect([await familyOf(db.knex, 40), await familyOf(db.knex, 41)]).toEqual([3, 3])
   })
 
-  it('stops after 100 passes and reports what is left', async () => {
-    const ids = await chainUnderUser2(100, 104)
+  it('settles a chain of any depth in one run: 150 levels, check counting the rows below the mismatch meanwhile', async () => {
+    const ids = await chainUnderUser2(1000, 150)
+    // Only the top link differs from its parent; the 149 below it match theirs, and all of them will change.
+    const before = await checkConsistency(db.knex)
+    expect(before).toMatchObject({ ok: false, mismatchCount: 1, descendantCount: 149 })
+    expect(before.problems.join(' ')).toContain('and 149 rows below them')
     const result = await repairFamilyIds(db.knex)
-    // Only the link under the last one fixed differs from its parent; the three below still match theirs.
-    expect(result).toMatchObject({ fixed: 100, passes: 100, remaining: 1 })
-    expect((await checkConsistency(db.knex)).mismatches.map((m) => m.childId)).toEqual([ids[3]])
-    expect(await familyOf(db.knex, ids[0])).toBe(3)
-    expect(await familyOf(db.knex, ids.at(-1)!)).toBe(2)
+    expect(result).toMatchObject({ fixed: 150, remaining: 0 })
+    expect(result.passes).toBeGreaterThanOrEqual(150)
+    for (const id of [ids[0], ids[75], ids.at(-1)!]) expect(await familyOf(db.knex, id)).toBe(2)
+    expect(await checkConsistency(db.knex)).toMatchObject({ ok: true, mismatchCount: 0, descendantCount: 0 })
   })
 })
 

@@ -5,6 +5,7 @@ import { COUNT_MISMATCHES, MISMATCH } from '../db/invariant.js'
 import { ifInstalled, readIsReplica, readServerInfo, tableExists, type ServerInfo } from '../db/introspect.js'
 import { missingIndexes } from '../db/indexes.js'
 import { drainRunningHere, HEARTBEAT_SECONDS } from '../db/liveness.js'
+import { countOutOfStepDescendants } from '../db/descendants.js'
 import { countPending, type Scope } from '../db/pending.js'
 import { readPrivileges, visibility } from '../db/privileges.js'
 import { DRAIN_RUNS_TABLE, OBJECTS_TABLE, QUEUE_TABLE } from '../db/tables.js'
@@ -51,6 +52,12 @@ export interface ConsistencyReport {
   mismatchCount: number
   /** Mismatches that queued work will fix. */
   pendingCount: number
+  /**
+   * Rows below a mismatched child (its children, theirs, ...) whose family
+   * will change once it is settled: out of step with the top of their chain,
+   * though each matches its own parent.
+   */
+  descendantCount: number
   mismatches: MismatchRow[]
   queue: QueueStatus
   familyId: Id | null
@@ -164,8 +171,12 @@ export async function checkOnSession(session: Session, options: CheckOptions = {
 
   const queue = await queueStatus(session)
   const pendingCount = queue.pending > 0 && mismatchCount > 0 ? await countPending(session, scope) : 0
+  const descendantCount = mismatchCount > 0 ? await countOutOfStepDescendants(session, scope) : 0
   const problems: string[] = []
-  if (mismatchCount > pendingCount) problems.push(`${mismatchCount - pendingCount} mismatched children that no queued work will fix: run family-sync repair (and family-sync verify to see why the triggers missed them)`)
+  if (mismatchCount > pendingCount) {
+    const below = descendantCount > 0 ? ` (and ${descendantCount} rows below them, which follow once they are settled)` : ''
+    problems.push(`${mismatchCount - pendingCount} mismatched children that no queued work will fix${below}: run family-sync repair (and family-sync verify to see why the triggers missed them)`)
+  }
   if (queue.parked.length > 0) {
     const first = queue.parked[0]
     problems.push(`${queue.parked.length} queue ${queue.parked.length === 1 ? 'entry is' : 'entries are'} parked after failing ${first.attempts} times (entry ${first.id}, parent ${first.parentId}: ${first.lastError ?? 'unknown error'}): fix the cause, then run family-sync drain --retry-parked`)
@@ -198,6 +209,7 @@ export async function checkOnSession(session: Session, options: CheckOptions = {
     ok: problems.length === 0,
     mismatchCount,
     pendingCount,
+    descendantCount,
     mismatches: mismatches.map((row) => ({
       childId: idOf(row.childId),
       childUsername: row.childUsername as string | null,

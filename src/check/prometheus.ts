@@ -12,6 +12,7 @@ export async function toPrometheus(check: ConsistencyReport, verify: VerifyRepor
 
   gauge('family_sync_mismatches', "Children whose family_id differs from their parent's family.").set(check.mismatchCount)
   gauge('family_sync_mismatches_pending', 'Mismatches that queued work will fix.').set(check.pendingCount)
+  gauge('family_sync_mismatch_descendants', 'Rows below a mismatched child whose family changes once it is settled.').set(check.descendantCount)
   gauge('family_sync_queue_pending', 'Entries waiting in family_sync_queue (parked ones not counted).').set(check.queue.pending)
   gauge('family_sync_queue_oldest_age_seconds', 'Age of the oldest waiting queue entry, 0 when none waits.').set(check.queue.oldestAgeSeconds ?? 0)
   gauge('family_sync_queue_parked', 'Queue entries parked after failing repeatedly; family-sync drain --retry-parked tries them again.').set(check.queue.parked.length)

@@ -9,7 +9,12 @@ export type StoredObjectKind = 'trigger' | 'procedure' | 'event'
 export interface StoredObject {
   name: string
   kind: StoredObjectKind
-  /** The versioned migration that first installs it; `migrate down` past it removes it. */
+  /**
+   * The versioned migration that installs it; `migrate down` past it removes
+   * it. An object added by a later version belongs to the migration of its
+   * kind: on an install that has run that migration, migrate up finds it
+   * missing and installs it, as any repeatable object.
+   */
   migration: string
 }
 
@@ -18,7 +23,9 @@ export const STORED_OBJECTS: readonly StoredObject[] = [
   { name: 'inherit_parent_family_id_on_insert', kind: 'trigger', migration: '0003_install_triggers' },
   { name: 'inherit_parent_family_id_on_update', kind: 'trigger', migration: '0003_install_triggers' },
   { name: 'sync_children_family_id', kind: 'trigger', migration: '0003_install_triggers' },
+  { name: 'sync_children_family_id_on_insert', kind: 'trigger', migration: '0003_install_triggers' },
   { name: 'family_sync_drain', kind: 'procedure', migration: '0004_install_drain_procedure' },
+  { name: 'family_sync_move_children', kind: 'procedure', migration: '0004_install_drain_procedure' },
   { name: 'family_sync_drain_every_second', kind: 'event', migration: '0005_install_drain_event' },
 ]
 

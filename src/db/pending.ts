@@ -3,7 +3,7 @@ import { MISMATCH } from './invariant.js'
 import { QUEUE_TABLE } from './tables.js'
 
 export interface Scope {
-  /** Selects mismatches as `childId`, restricted to a scope (all, or one family). */
+  /** Selects mismatches with the child's id as `childKey` (an integer, compared exactly), restricted to a scope (all, or one family). */
   sql: string
   bindings: unknown[]
 }
@@ -26,7 +26,7 @@ export async function countPending(session: Session, scope: Scope): Promise<numb
        UNION
        SELECT c.id FROM pending x JOIN users c ON c.parent_id = x.id JOIN users p ON p.id = c.parent_id WHERE ${MISMATCH}
      )
-     SELECT /*+ SET_VAR(cte_max_recursion_depth = 4294967295) */ COUNT(*) FROM pending JOIN (${scope.sql}) m ON m.childId = pending.id`,
+     SELECT /*+ SET_VAR(cte_max_recursion_depth = 4294967295) */ COUNT(*) FROM pending JOIN (${scope.sql}) m ON m.childKey = pending.id`,
     scope.bindings,
   )
   return Number(n)

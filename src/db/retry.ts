@@ -18,10 +18,20 @@ export function isInterruptedTriggerLoad(error: unknown): boolean {
   return e.errno === 1064 && /trigger has an error in its body|Trigger '.*' has an error in its body/.test(e.message ?? '')
 }
 
+/**
+ * MariaDB error 1467 "Failed to read auto-increment value from storage
+ * engine": seen, like the 1064 above, for a write whose trigger inserts into
+ * a table (family_sync_queue) that another session's interrupted statement
+ * was opening (KILL QUERY during a rebuild of users). Running it again works.
+ */
+export function isInterruptedAutoIncrementRead(error: unknown): boolean {
+  return (error as { errno?: number }).errno === 1467
+}
+
 /** True when the statement failed for a reason that running it again can cure; the server has rolled it back. */
 export function isRetryable(error: unknown): boolean {
   const e = error as { code?: string; errno?: number }
-  return RETRYABLE.has(e.code ?? '') || RETRYABLE_ERRNO.has(e.errno ?? 0) || isInterruptedTriggerLoad(error)
+  return RETRYABLE.has(e.code ?? '') || RETRYABLE_ERRNO.has(e.errno ?? 0) || isInterruptedTriggerLoad(error) || isInterruptedAutoIncrementRead(error)
 }
 
 /**

@@ -17,6 +17,8 @@ import { eventWarnings, runPreflight } from './preflight.js'
 export interface PlannedObject extends PendingObject {
   object: StoredObject
   enableOnly: boolean
+  /** A trigger of ours on another table (a table swap took it along): dropped there, created on users. */
+  moved: boolean
   /** Whom to install it for; undefined: the installing account. */
   definer: string | undefined
 }
@@ -158,6 +160,7 @@ export async function plan(session: Session, catalogue: Catalogue, options: UpOp
       reason: report.reason ?? report.state,
       object,
       enableOnly: report.state === 'disabled' && report.definer === owner.definer,
+      moved: report.state === 'elsewhere',
       definer: owner.definer === server.currentUser ? undefined : owner.definer,
     })
   }

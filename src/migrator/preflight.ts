@@ -1,6 +1,7 @@
 import type { Session } from '../connection/session.js'
 import { dropForeignStatement, type ForeignTrigger } from '../db/foreign-triggers.js'
 import { columnsOf, type ServerInfo } from '../db/introspect.js'
+import { familyKeysThatMeetLaggingChildren } from '../db/family-keys.js'
 import { missingIndexes } from '../db/indexes.js'
 import { installRequirements, mayCreateTriggersWithBinlog, maySetDefiner } from '../db/privileges.js'
 
@@ -92,6 +93,13 @@ export async function runPreflight(session: Session, input: PreflightInput): Pro
   for (const index of await missingIndexes(session)) {
     if (input.allowMissingIndex) warnings.push(`${index.problem} (installing anyway: --allow-missing-index)`)
     else problems.push(`${index.problem}: ${index.fix}, or pass --allow-missing-index to install without it`)
+  }
+  for (const key of await familyKeysThatMeetLaggingChildren(session)) {
+    warnings.push(
+      `users.family_id has the foreign key ${key.name} with ON DELETE ${key.deleteRule}: children follow a parent's new family after its transaction commits, ` +
+        `so deleting the old family in that same transaction ${key.deleteRule === 'CASCADE' ? 'deletes them with it' : 'fails while they still reference it (error 1451)'}; ` +
+        'call family_sync_move_children(parent_id) in the transaction right after changing the parent (see the README)',
+    )
   }
   if (input.definer !== server.currentUser && !maySetDefiner(server, privileges)) {
     problems.push(

@@ -112,6 +112,8 @@ export interface InstallOptions {
   definer?: string
   /** Only re-enable the event; its body is up to date. */
   enableOnly?: boolean
+  /** The trigger sits on another table: drop it there first (it guards nothing on users), then create it. */
+  moved?: boolean
 }
 
 /**
@@ -133,7 +135,7 @@ export async function installObject(ctx: RunContext, object: StoredObject, optio
     await recordObject(ctx, object, options.definer)
     return
   }
-  const strategy = there && ctx.strategy ? ctx.strategy : strategyFor(ctx.server, object.kind, there !== undefined)
+  const strategy = options.moved ? 'drop-create' : there && ctx.strategy ? ctx.strategy : strategyFor(ctx.server, object.kind, there !== undefined)
   const statements = (definer: string | undefined) => installPlan(ctx.catalogue, object, strategy, definer, drops).statements
   if (strategy === 'lock-tables' && ctx.mode === 'apply') await replaceUnderLock(ctx, object, statements, options.definer)
   else await execKeepingDefiner(ctx, statements, options.definer)
@@ -206,23 +208,28 @@ async function backfill(ctx: RunContext): Promise<void> {
     const session = need(ctx.session, 'a connection')
     const result = await repairOnSession(session, { reason: 'backfill', batchMs: ctx.batchMs, progress: ctx.progress, beforeBatch: () => ctx.lock?.confirm() ?? Promise.resolve() })
     ctx.reporter.info(`backfill repaired ${result.fixed} children in ${result.batches} batches (longest ${result.maxBatchMs} ms)${result.pending ? `; ${result.pending} more are queued for the drain` : ''}`)
-    if (result.remaining > 0) ctx.reporter.warn(`${result.remaining} mismatches are left (rows held by the application, or a chain deeper than 100): run family-sync repair`)
+    if (result.remaining > 0) ctx.reporter.warn(`${result.remaining} mismatches are left (rows the application held throughout): run family-sync repair`)
     return
   }
   if (ctx.mode === 'dry-run') {
     const { remaining, pending } = await repairOnSession(need(ctx.session, 'a connection'), { dryRun: true })
     ctx.script.push(note(`the backfill would repair ${remaining + pending} mismatched children`))
   }
+  repairScript(ctx, 'backfill')
+}
+
+/** The set-based form of a repair, for a script: what family-sync does batch by batch, as one transaction. */
+export function repairScript(ctx: RunContext, reason: 'backfill' | 'repair'): void {
   ctx.script.push(
     note(
       'family-sync runs these per batch of about 100 ms, on the settled mismatches of each batch of rows\n' +
         'it has locked (FOR UPDATE SKIP LOCKED), and repeats until none is left. As one transaction:',
     ),
     render('START TRANSACTION'),
-    render(auditStatement(ALL_SETTLED).replace('?', "'backfill'")),
+    render(auditStatement(ALL_SETTLED).replace('?', sqlLiteral(reason))),
     render(updateStatement(ALL_SETTLED)),
     render('COMMIT'),
-    note('The triggers queued each changed child that has children of its own; the drain settles those levels.'),
+    note('The triggers queued each changed child; the drain settles the levels below.'),
     render('CALL family_sync_drain(1000000, 0, @family_sync_applied)'),
   )
 }

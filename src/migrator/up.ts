@@ -9,8 +9,9 @@ import { migrationLock } from './lock.js'
 import type { MigratorOptions, UpOptions, UpResult } from './migrator.js'
 import { pendingOf, plan, preflightFailure, skewFailure, type Plan, type PlannedObject } from './plan.js'
 import { context, umzugFor, withLockWait } from './run-context.js'
-import { dropForeignTriggers, installObject, recordInScript, runSteps, type RunContext } from './runner.js'
+import { dropForeignTriggers, installObject, recordInScript, repairScript, runSteps, type RunContext } from './runner.js'
 import { note, scriptHeader } from './script.js'
+import { repairOnSession } from '../repair/engine.js'
 
 /** A plan that must not be carried out: what a newer version recorded, or what the preflight found. */
 function refuse(p: Plan): void {
@@ -28,7 +29,11 @@ async function writeScript(ctx: RunContext, names: string[], objects: PlannedObj
   }
   for (const planned of objects) {
     ctx.script.push('', note(`${planned.kind} ${planned.name}: ${planned.reason}`))
-    await installObject(ctx, planned.object, { definer: planned.definer, enableOnly: planned.enableOnly })
+    await installObject(ctx, planned.object, { definer: planned.definer, enableOnly: planned.enableOnly, moved: planned.moved })
+  }
+  if (objects.some((o) => o.moved)) {
+    ctx.script.push('', note('the triggers were on another table meanwhile: repair what was written to users unguarded'))
+    repairScript(ctx, 'repair')
   }
   if (ctx.foreignToDrop.length > 0) {
     ctx.script.push('', note('triggers on users that are not family-sync\'s, dropped on request'))
@@ -75,8 +80,13 @@ export async function upOnSession(session: Session, options: UpOptions = {}, mig
       }
       for (const planned of p.objects) {
         await lock.confirm()
-        await installObject(ctx, planned.object, { definer: planned.definer, enableOnly: planned.enableOnly })
-        reporter.info(`${planned.enableOnly ? 'enabled' : 'installed'} ${planned.kind} ${planned.name} (${planned.reason})`)
+        await installObject(ctx, planned.object, { definer: planned.definer, enableOnly: planned.enableOnly, moved: planned.moved })
+        reporter.info(`${planned.enableOnly ? 'enabled' : planned.moved ? 'moved to users' : 'installed'} ${planned.kind} ${planned.name} (${planned.reason})`)
+      }
+      if (p.objects.some((o) => o.moved)) {
+        // Writes to users while the triggers sat on the other table were not guarded.
+        const repaired = await repairOnSession(session, { batchMs: ctx.batchMs, progress: ctx.progress, beforeBatch: () => lock.confirm() })
+        reporter.info(`repaired ${repaired.fixed} children written while the triggers were on another table${repaired.pending ? `; ${repaired.pending} more are queued for the drain` : ''}`)
       }
       if (ctx.foreignToDrop.length > 0) await dropForeignTriggers(ctx)
       for (const name of p.drop) reporter.info(`dropped trigger ${name}`)

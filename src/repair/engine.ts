@@ -36,8 +36,6 @@ export interface RepairResult {
 }
 
 const FIRST_BATCH_ROWS = 1000
-// A chain deeper than this is not a family tree; the rest is left for a rerun.
-const MAX_PASSES = 100
 // Passes in a row that changed nothing because the application held the rows.
 const MAX_IDLE_PASSES = 5
 // How long batches may keep failing on conflicts before repair gives up.
@@ -109,7 +107,7 @@ const FIRST_UNSETTLED = `SELECT CAST(c.id AS CHAR) AS id FROM ${CHILD_PARENT_JOI
 async function leftOver(session: Session): Promise<{ remaining: number; pending: number }> {
   const all = Number(await session.scalar(COUNT_MISMATCHES))
   if (all === 0 || !(await tableExists(session, QUEUE_TABLE))) return { remaining: all, pending: 0 }
-  const pending = await countPending(session, { sql: `SELECT c.id AS childId FROM ${CHILD_PARENT_JOIN} WHERE ${MISMATCH}`, bindings: [] })
+  const pending = await countPending(session, { sql: `SELECT c.id AS childKey FROM ${CHILD_PARENT_JOIN} WHERE ${MISMATCH}`, bindings: [] })
   return { remaining: all - pending, pending }
 }
 
@@ -145,14 +143,21 @@ export async function repairOnSession(session: Session, options: RepairOptions =
   // Children of a parent with a live queue entry are the drain's work: left to it,
   // repair does not chase writers. On the way down the drain is gone, so it takes them.
   const skipQueued = reason !== 'down' && (await tableExists(session, QUEUE_TABLE))
-  while (result.passes < MAX_PASSES) {
+  // Each pass settles one more level of a chain; no chain is longer than users has rows.
+  while (result.passes <= total) {
     result.passes++
     let fixedThisPass = 0
     let visited = 0
     progress.start(total, `${reason} pass ${result.passes}`)
     let stuckSince: number | undefined
     let triggerLoadFailures = 0
-    for (let after: Id | null = null, done = false; !done; ) {
+    // Nothing before the first mismatch needs a visit: later passes of a deep chain start near its next level.
+    const first = await session.scalar<string>(`SELECT CAST(c.id AS CHAR) FROM ${CHILD_PARENT_JOIN} WHERE ${MISMATCH} ORDER BY c.id LIMIT 1`)
+    if (first === null) {
+      Object.assign(result, { remaining: 0, pending: 0 })
+      break
+    }
+    for (let after: Id | null = BigInt(first) > -(2n ** 63n) ? BigInt(first) - 1n : null, done = false; !done; ) {
       await options.beforeBatch?.()
       const upTo = await batchEnd(session, after, size)
       const range = rangeOf(after, upTo)
@@ -210,7 +215,6 @@ export async function repairOnSession(session: Session, options: RepairOptions =
       idle = 0
     }
   }
-  if (result.passes >= MAX_PASSES) Object.assign(result, await leftOver(session))
   result.durationMs = Date.now() - started
   return result
 }

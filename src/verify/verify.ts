@@ -94,8 +94,8 @@ export async function verifyOnSession(session: Session, catalogue: Catalogue = s
       notes.push(`trigger ${trigger.name} (${trigger.timing} ${trigger.event} on users) is not family-sync's`)
     }
   }
-  const event = reports.find((r) => r.kind === 'event' && r.present)
-  const drain = reports.find((r) => r.kind === 'procedure' && r.present)
+  const event = reports.find((r) => r.name === 'family_sync_drain_every_second' && r.present)
+  const drain = reports.find((r) => r.name === 'family_sync_drain' && r.present)
   if (event?.definer && drain?.definer && event.definer !== drain.definer && event.state === 'ok' && drain.state === 'ok') {
     problems.push(
       `event family_sync_drain_every_second runs as ${event.definer} and procedure family_sync_drain belongs to ${drain.definer}: the event calls only a drain of its own definer, so nothing drains; ${MIGRATE_UP}, which installs both for one account`,

@@ -49,7 +49,7 @@ describe('replacement strategy', () => {
 describe('toPrometheus', () => {
   it('renders the metrics a real parser reads; the drain age is absent while no drain ever ran', async () => {
     const report: ConsistencyReport = {
-      ok: false, mismatchCount: 3, pendingCount: 1, mismatches: [], familyId: null, problems: ['x'],
+      ok: false, mismatchCount: 3, pendingCount: 1, descendantCount: 0, mismatches: [], familyId: null, problems: ['x'],
       queue: { pending: 2, oldestAgeSeconds: 12.5, parked: [{ id: 7, parentId: 9, attempts: 5, lastError: 'error 1062' }], lastDrainAgeSeconds: null, drainExpected: true, drainRunning: null },
     }
     const text = await toPrometheus(report, null)

@@ -16,7 +16,8 @@ interface CheckFlags extends GlobalOptions {
 
 function printCheck(report: ConsistencyReport): void {
   const scope = report.familyId === null ? 'all families' : `family ${report.familyId}`
-  line(`${report.ok ? 'ok' : 'PROBLEM'}: ${report.mismatchCount} mismatched children in ${scope}, ${report.pendingCount} of them queued to be fixed`)
+  const below = report.descendantCount > 0 ? ` (and ${report.descendantCount} rows below them out of step with the top of their chain)` : ''
+  line(`${report.ok ? 'ok' : 'PROBLEM'}: ${report.mismatchCount} mismatched children in ${scope}, ${report.pendingCount} of them queued to be fixed${below}`)
   const { queue } = report
   const drained = queue.lastDrainAgeSeconds === null ? 'no drain has run yet' : `last drain ${queue.lastDrainAgeSeconds.toFixed(1)} s ago`
   line(`queue: ${queue.pending} pending${queue.oldestAgeSeconds === null ? '' : `, oldest ${queue.oldestAgeSeconds.toFixed(1)} s`}, ${queue.parked.length} parked; ${drained}`)
@@ -52,11 +53,13 @@ Exit status: 0 all is well; 1 a mismatch no queued work will fix, a parked queue
 entry, queued work older than 10 s, or no drain for 10 s while the event should
 run; 2 the check could not run (stdout is then empty).
 
---json prints {"ok", "mismatchCount", "pendingCount", "mismatches": [{"childId",
+--json prints {"ok", "mismatchCount", "pendingCount", "descendantCount", "mismatches": [{"childId",
 "childUsername", "childFamilyId", "parentId", "parentUsername", "parentFamilyId"}],
 "queue": {"pending", "oldestAgeSeconds", "parked": [{"id", "parentId", "attempts",
-"lastError"}], "lastDrainAgeSeconds", "drainExpected"}, "familyId", "problems"}.
+"lastError"}], "lastDrainAgeSeconds", "drainExpected", "drainRunning"}, "familyId",
+"problems"}.
 --prometheus prints family_sync_mismatches, family_sync_mismatches_pending,
+family_sync_mismatch_descendants,
 family_sync_queue_pending, family_sync_queue_oldest_age_seconds,
 family_sync_queue_parked, family_sync_drain_last_run_age_seconds, family_sync_ok,
 family_sync_object_present{name,kind}, family_sync_object_up_to_date{name,kind},

@@ -41,7 +41,7 @@ mismatches left that no queued work will fix, and those the drain is on.`,
         else {
           line(`repaired ${result.fixed} children in ${result.batches} batches (longest ${result.maxBatchMs} ms, ${result.durationMs} ms in all)`)
           if (result.pending) line(`pending: ${result.pending} more are queued work the drain is applying`)
-          if (result.remaining) line(`problem: ${result.remaining} mismatches remain (rows held by the application, or a parent_id chain deeper than 100): run repair again`)
+          if (result.remaining) line(`problem: ${result.remaining} mismatches remain (rows the application held throughout): run repair again`)
         }
         return result.remaining > 0 && !result.dryRun ? EXIT_PROBLEM_FOUND : EXIT_OK
       })

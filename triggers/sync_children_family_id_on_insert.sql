@@ -1,0 +1,29 @@
+-- family-sync: sync_children_family_id_on_insert
+-- AFTER INSERT on users: a row inserted with a family that already has
+-- children is queued like a family change, so they follow it. Rows can
+-- arrive after their children: a REPLACE of a parent (a delete and an
+-- insert), a restore or ETL load with foreign_key_checks=0 that writes
+-- children first, a child inserted before its parent in one transaction.
+-- Such children took no family from a parent that did not exist yet.
+--
+-- The children are looked for with SELECT ... INTO, a consistent read that
+-- takes no lock: inserting a row never waits for transactions holding other
+-- rows. It sees children committed before this transaction's snapshot and
+-- the transaction's own; a child another session commits later reads this
+-- row's family itself (the insert trigger's locking read of its parent).
+-- Almost every insert is a new child with no children of its own: one index
+-- lookup that finds nothing, and no queue row.
+DELIMITER $$
+CREATE TRIGGER sync_children_family_id_on_insert
+AFTER INSERT ON users
+FOR EACH ROW
+IF NEW.family_id IS NOT NULL AND NOT (@family_sync_repairing <=> CONNECTION_ID()) THEN
+  BEGIN
+    DECLARE has_children BOOLEAN;
+    SELECT EXISTS (SELECT 1 FROM users c WHERE c.parent_id = NEW.id AND c.id <> NEW.id) INTO has_children;
+    IF has_children THEN
+      INSERT INTO family_sync_queue (parent_id, family_id) VALUES (NEW.id, NEW.family_id);
+    END IF;
+  END;
+END IF$$
+DELIMITER ;
