@@ -52,7 +52,7 @@ describe("the bug report's trigger, left installed", () => {
       const up = await runCli(['migrate', 'up', '--drop-foreign-trigger', 'propagate_family', '--url', db.url])
       expect(up.code, up.stderr).toBe(0)
       expect(up.stderr).toMatch(/trigger users_touch \(BEFORE UPDATE on users\) is not family-sync's; it is left as it is/)
-      expect(await triggerNames(db)).toEqual(['inherit_parent_family_id_on_insert', 'inherit_parent_family_id_on_update', 'sync_children_family_id', 'users_touch'])
+      expect(await triggerNames(db)).toEqual(['inherit_parent_family_id_on_insert', 'inherit_parent_family_id_on_update', 'sync_children_family_id', 'sync_children_family_id_on_insert', 'users_touch'])
       const verify = JSON.parse((await runCli(['verify', '--json', '--url', db.url])).stdout)
       expect(verify.ok).toBe(true)
       expect(verify.foreignTriggers).toEqual([{ name: 'users_touch', timing: 'BEFORE', event: 'UPDATE', writesUsers: false }])

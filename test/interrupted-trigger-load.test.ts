@@ -130,7 +130,10 @@ describe.skipIf(!MARIADBD)('a statement interrupted while the server loads the t
     // upgrade that changed the grammar): an edited trigger file.
     const file = join(server.datadir, 'app', 'users.TRG')
     const intact = readFileSync(file, 'utf8')
-    writeFileSync(file, intact.replace('INSERT INTO family_sync_queue (parent_id, family_id) VALUES (NEW.id,', 'INSERT INTO INTO family_sync_queue (parent_id, family_id) VALUES (NEW.id,'))
+    // The AFTER UPDATE trigger's own queue insert: the first after its definition begins in the file.
+    const at = intact.indexOf('INSERT INTO family_sync_queue', intact.indexOf('TRIGGER sync_children_family_id\\nAFTER UPDATE'))
+    expect(at).toBeGreaterThan(0)
+    writeFileSync(file, intact.slice(0, at) + 'INSERT INTO INTO' + intact.slice(at + 'INSERT INTO'.length))
     await admin.raw('FLUSH TABLES app.users')
     try {
       await expect(app.raw('UPDATE users SET username = username WHERE id = 2')).rejects.toMatchObject({ errno: 1064 })
