@@ -5,6 +5,12 @@ export const migration: Migration = {
   up: [
     { kind: 'install', object: 'family_sync_drain' },
     { kind: 'install', object: 'family_sync_move_children' },
+    { kind: 'install', object: 'family_sync_status' },
   ],
-  down: [{ kind: 'drain' }, { kind: 'drop', object: 'family_sync_move_children' }, { kind: 'drop', object: 'family_sync_drain' }],
+  down: [
+    { kind: 'drain' },
+    { kind: 'drop', object: 'family_sync_status' },
+    { kind: 'drop', object: 'family_sync_move_children' },
+    { kind: 'drop', object: 'family_sync_drain' },
+  ],
 }

@@ -7,9 +7,10 @@ import { migration as drainEvent } from './0005_install_drain_event.js'
 import { migration as backfill } from './0006_backfill_family_ids.js'
 import { migration as queueRetries } from './0007_queue_retries_and_liveness.js'
 import { migration as ownersAndVersions } from './0008_record_owners_and_versions.js'
+import { migration as drainLog } from './0009_create_drain_log.js'
 
 // Listed, not globbed: the same list works from source (tests) and from the
 // compiled package, whatever the file extension.
-export const migrations: readonly Migration[] = [preflight, syncTables, triggers, drainProcedure, drainEvent, backfill, queueRetries, ownersAndVersions]
+export const migrations: readonly Migration[] = [preflight, syncTables, triggers, drainProcedure, drainEvent, backfill, queueRetries, ownersAndVersions, drainLog]
 
 export const MIGRATION_NAMES: readonly string[] = migrations.map((m) => m.name)

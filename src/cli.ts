@@ -5,6 +5,7 @@ import { registerDrain } from './cli/commands/drain.js'
 import { registerMigrate } from './cli/commands/migrate.js'
 import { registerPrune } from './cli/commands/prune.js'
 import { registerRepair } from './cli/commands/repair.js'
+import { registerServe } from './cli/commands/serve.js'
 import { registerSql } from './cli/commands/sql.js'
 import { registerVerify } from './cli/commands/verify.js'
 import { errorLine } from './cli/output.js'
@@ -12,7 +13,7 @@ import { reportFailure } from './cli/runtime.js'
 import { EXIT_CANNOT_RUN, EXIT_OK, FamilySyncError } from './errors.js'
 import { packageVersion } from './paths.js'
 
-const COMMANDS = 'migrate, sql, check, verify, repair, drain or prune'
+const COMMANDS = 'migrate, sql, check, verify, repair, drain, prune or serve'
 
 const program = new Command('family-sync')
   .description("Keep children's users.family_id in step with their parent's on MySQL/MariaDB")
@@ -40,6 +41,7 @@ registerVerify(program)
 registerRepair(program)
 registerDrain(program)
 registerPrune(program)
+registerServe(program)
 
 try {
   if (process.argv.length <= 2) throw new FamilySyncError(`a command is required: ${COMMANDS}; see family-sync --help`)

@@ -91,6 +91,10 @@ export function describeError(error: unknown, scene: ErrorScene = {}): FamilySyn
     default:
       break
   }
+  // mysql2's own fatal error for a statement on a connection it knows is dead.
+  if ((error as { fatal?: boolean })?.fatal === true && e.code === undefined && e.errno === undefined) {
+    return say(`the connection to ${where} was lost (the server restarted, or closed a killed or idle connection); run the command again`)
+  }
   if (e.sqlMessage) return say(`the server refused a statement: ${oneLine(e.sqlMessage)}`)
   return say(`failed: ${oneLine(e.message ?? String(error))} (set DEBUG=family-sync for details)`)
 }

@@ -4,6 +4,7 @@ export { checkConsistency, verifyTriggers, repairFamilyIds, drainSyncQueue, watc
 export { createMigrator, type FamilySyncMigrator } from './migrator/create-migrator.js'
 export type { MigratorOptions, UpOptions, DownOptions, UpResult, DownResult, MigrationStatus, PendingObject } from './migrator/migrator.js'
 export type { CheckOptions, ConsistencyReport, MismatchRow, ParkedEntry, QueueStatus, Id } from './check/consistency.js'
+export { NoSuchFamilyError } from './check/consistency.js'
 export type { VerifyReport, ObjectStatus } from './verify/verify.js'
 export type { RepairOptions, RepairResult } from './repair/engine.js'
 export type { PruneOptions, PruneResult } from './prune/prune.js'

@@ -84,7 +84,7 @@ describe('a queue entry the application refuses', () => {
     expect(down.code).toBe(2)
     expect(down.stderr).toMatch(/migrate down stopped before removing anything: 1 queue entry fails to apply .*parent 10, parked: error 1062.*drain --retry-parked/)
     // Every table, trigger, routine and event is still there.
-    expect((await ourObjects(db.knex)).length).toBe(STORED_OBJECTS.length + 5)
+    expect((await ourObjects(db.knex)).length).toBe(STORED_OBJECTS.length + 6)
   })
 
   it('drain --retry-parked tries it again once the cause is fixed', async () => {

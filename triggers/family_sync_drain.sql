@@ -54,6 +54,9 @@
 -- Liveness: family_sync_drain_runs records when this server drained, after
 -- a call that applied something and otherwise once a minute, so an idle
 -- database writes, and replicates, one small row a minute.
+-- family_sync_drain_log records what became of each entry (applied, with the
+-- time from enqueued to applied; failed; parked) in the entry's own
+-- transaction, for `family-sync serve`'s metrics; it keeps an hour.
 DELIMITER $$
 CREATE PROCEDURE family_sync_drain(IN max_entries INT, IN poll_seconds DECIMAL(6,3), OUT applied INT)
 MODIFIES SQL DATA
@@ -76,6 +79,7 @@ drain: BEGIN
   DECLARE failed_text VARCHAR(512);
   DECLARE record_failed BOOLEAN DEFAULT FALSE;
   DECLARE last_beat TIMESTAMP(3);
+  DECLARE oldest_log TIMESTAMP(3);
   SET applied = 0;
   IF @@global.read_only THEN
     LEAVE drain;
@@ -171,6 +175,11 @@ drain: BEGIN
               SET resume_from_child = NULL, claimed_until = NULL, retry_at = NOW(3) + INTERVAL 0.2 SECOND
               WHERE id = entry_id;
           ELSE
+            log_applied: BEGIN
+              DECLARE CONTINUE HANDLER FOR 1146 BEGIN END;
+              INSERT INTO family_sync_drain_log (outcome, delay_ms)
+                SELECT 'applied', TIMESTAMPDIFF(MICROSECOND, q.enqueued_at, NOW(3)) DIV 1000 FROM family_sync_queue q WHERE q.id = entry_id;
+            END log_applied;
             DELETE FROM family_sync_queue WHERE id = entry_id;
           END IF;
           COMMIT;
@@ -221,6 +230,11 @@ drain: BEGIN
                 claimed_until = NULL,
                 attempts = attempts + 1
             WHERE id = entry_id;
+          log_failed: BEGIN
+            DECLARE CONTINUE HANDLER FOR 1146 BEGIN END;
+            INSERT INTO family_sync_drain_log (outcome)
+              SELECT IF(q.attempts = 5, 'parked', 'failed') FROM family_sync_queue q WHERE q.id = entry_id;
+          END log_failed;
         END IF;
       END record_failure;
       -- The entry could not even be marked: stop here rather than pick it again.
@@ -236,6 +250,11 @@ drain: BEGIN
     IF applied > 0 OR last_beat IS NULL OR last_beat < NOW(3) - INTERVAL 60 SECOND THEN
       INSERT INTO family_sync_drain_runs (node, last_run_at, last_applied) VALUES (this_node, NOW(3), applied)
         ON DUPLICATE KEY UPDATE last_run_at = NOW(3), last_applied = applied;
+      -- The log keeps an hour; a read first, so that nothing is written when nothing is old.
+      SELECT MIN(l.logged_at) INTO oldest_log FROM family_sync_drain_log l;
+      IF oldest_log < NOW(3) - INTERVAL 1 HOUR THEN
+        DELETE FROM family_sync_drain_log WHERE logged_at < NOW(3) - INTERVAL 1 HOUR ORDER BY id LIMIT 10000;
+      END IF;
     END IF;
   END beat;
 END$$

@@ -11,6 +11,14 @@ import { readPrivileges, visibility } from '../db/privileges.js'
 import { DRAIN_RUNS_TABLE, OBJECTS_TABLE, QUEUE_TABLE } from '../db/tables.js'
 import { FamilySyncError } from '../errors.js'
 
+/** check of one family that does not exist: the CLI exits 2 saying so, serve answers 404. */
+export class NoSuchFamilyError extends FamilySyncError {
+  constructor(readonly familyId: number | bigint) {
+    super(`there is no family ${familyId} (no row with that id in families): check the id`)
+    this.name = 'NoSuchFamilyError'
+  }
+}
+
 /** An id as JSON can carry it exactly: a number up to 2^53, the digits beyond. */
 export type Id = number | string
 
@@ -122,14 +130,22 @@ async function drainEvent(session: Session, server: ServerInfo): Promise<{ expec
 }
 
 /** The queue and the drain's record in one statement: a healthy check costs two statements beyond the count. */
-async function queueStatus(session: Session): Promise<QueueStatus> {
+/**
+ * The queue and the drain's record in one statement: a healthy check costs two
+ * statements beyond the count. For one family, only the entries of its
+ * members (users.family_id, then the queue's parent_id index).
+ */
+export async function readQueueStatus(session: Session, familyId?: number | bigint): Promise<QueueStatus> {
   const status: QueueStatus = { pending: 0, oldestAgeSeconds: null, parked: [], lastDrainAgeSeconds: null, drainExpected: null, drainRunning: null }
+  const members = familyId === undefined ? '' : 'WHERE parent_id IN (SELECT m.id FROM users m WHERE m.family_id = ?)'
+  const bindings = familyId === undefined ? [] : [familyId]
   const [q] = (await ifInstalled(() =>
     session.query<{ pending: number | null; parked: number | null; age: string | number | null; drainAge: string | number | null }>(
       `SELECT SUM(parked_at IS NULL) AS pending, SUM(parked_at IS NOT NULL) AS parked,
               TIMESTAMPDIFF(MICROSECOND, MIN(IF(parked_at IS NULL, enqueued_at, NULL)), NOW(3)) / 1000000 AS age,
               (SELECT TIMESTAMPDIFF(MICROSECOND, MAX(last_run_at), NOW(3)) / 1000000 FROM ${DRAIN_RUNS_TABLE}) AS drainAge
-       FROM ${QUEUE_TABLE}`,
+       FROM ${QUEUE_TABLE} ${members}`,
+      bindings,
     ),
   null)) ?? [{ pending: 0, parked: 0, age: null, drainAge: await lastDrainAgeSeconds(session) }]
   status.pending = Number(q.pending ?? 0)
@@ -138,7 +154,8 @@ async function queueStatus(session: Session): Promise<QueueStatus> {
   if (Number(q.parked ?? 0) > 0) {
     status.parked = (await session.query<{ id: string; parentId: string; attempts: number; lastError: string | null }>(
       `SELECT CAST(id AS CHAR) AS id, CAST(parent_id AS CHAR) AS parentId, attempts, last_error AS lastError
-       FROM ${QUEUE_TABLE} WHERE parked_at IS NOT NULL ORDER BY id LIMIT 100`,
+       FROM ${QUEUE_TABLE} ${members ? members + ' AND' : 'WHERE'} parked_at IS NOT NULL ORDER BY id LIMIT 100`,
+      bindings,
     )).map((row) => ({ id: idOf(row.id), parentId: idOf(row.parentId), attempts: Number(row.attempts), lastError: row.lastError }))
   }
   return status
@@ -156,6 +173,9 @@ export async function checkOnSession(session: Session, options: CheckOptions = {
   if (options.familyId !== undefined && !(typeof options.familyId === 'bigint' || Number.isSafeInteger(options.familyId))) {
     throw new FamilySyncError(`familyId must be a whole number (a BigInt beyond 2^53), got ${options.familyId}`)
   }
+  if (options.familyId !== undefined && Number(await session.scalar('SELECT COUNT(*) FROM families WHERE id = ?', [options.familyId])) === 0) {
+    throw new NoSuchFamilyError(options.familyId)
+  }
   const maxAge = options.maxQueueAgeSeconds ?? QUEUE_MAX_AGE_SECONDS
   const staleAfter = options.drainStaleSeconds ?? DRAIN_STALE_SECONDS
   const scope = scopedMismatches(options.familyId)
@@ -169,7 +189,7 @@ export async function checkOnSession(session: Session, options: CheckOptions = {
       ? await session.query<Record<string, unknown>>(`${scope.sql} ORDER BY c.id LIMIT ?`, [limit])
       : await session.query<Record<string, unknown>>(`SELECT * FROM (${scope.sql}) m ORDER BY m.childKey LIMIT ?`, [...scope.bindings, limit])
 
-  const queue = await queueStatus(session)
+  const queue = await readQueueStatus(session, options.familyId)
   const pendingCount = queue.pending > 0 && mismatchCount > 0 ? await countPending(session, scope) : 0
   const descendantCount = mismatchCount > 0 ? await countOutOfStepDescendants(session, scope) : 0
   const problems: string[] = []
@@ -186,8 +206,9 @@ export async function checkOnSession(session: Session, options: CheckOptions = {
   }
   // Whether the event should be running matters only when no drain ran lately.
   // An idle drain records itself once a minute; a running one shows by its lock.
+  // One family's answer depends on that family only: the server-wide rules are check's without --family.
   const quietSince = queue.lastDrainAgeSeconds ?? Infinity
-  if (quietSince > staleAfter && (await tableExists(session, QUEUE_TABLE))) {
+  if (options.familyId === undefined && quietSince > staleAfter && (await tableExists(session, QUEUE_TABLE))) {
     const server = await readServerInfo(session)
     const event = await drainEvent(session, server)
     queue.drainExpected = event.expected

@@ -1,4 +1,8 @@
+import { renameSync, rmSync, writeFileSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
+import { FamilySyncError } from '../errors.js'
 import type { Reporter } from '../reporter.js'
+import { watchPipeReaders } from './pipe-reader.js'
 
 // Everything the CLI prints goes through here: passwords of the connection URL
 // are replaced wherever they appear, text from the database cannot move the
@@ -43,10 +47,21 @@ for (const stream of [process.stdout, process.stderr]) {
   })
 }
 
-/** Runs once stdout is closed by its reader (`family-sync drain --watch | head`). */
+/**
+ * Runs once stdout is closed by its reader (`family-sync drain --watch | head`):
+ * at the next write (EPIPE), or, while nothing is written, when the reader's
+ * process lets go of the pipe.
+ */
 export function whenStdoutCloses(callback: () => void): void {
-  if (stdoutClosed) callback()
-  else onClose.push(callback)
+  if (stdoutClosed) return callback()
+  onClose.push(callback)
+  if (onClose.length === 1) {
+    const stop = watchPipeReaders(() => {
+      stdoutClosed = true
+      for (const waiting of onClose.splice(0)) waiting()
+    })
+    onClose.push(stop)
+  }
 }
 
 /** A line of human output: scrubbed, controls escaped. */
@@ -59,8 +74,28 @@ export function document(text: string): void {
   if (!stdoutClosed) process.stdout.write(scrub(text))
 }
 
+export function jsonText(value: unknown): string {
+  return JSON.stringify(value, (_key, v) => (typeof v === 'bigint' ? (Number.isSafeInteger(Number(v)) ? Number(v) : v.toString()) : v), 2) + '\n'
+}
+
 export function printJson(value: unknown): void {
-  document(JSON.stringify(value, (_key, v) => (typeof v === 'bigint' ? (Number.isSafeInteger(Number(v)) ? Number(v) : v.toString()) : v), 2) + '\n')
+  document(jsonText(value))
+}
+
+/**
+ * A machine document written to a file whole or not at all: into a temporary
+ * file beside it, then renamed over it, so a reader (a node-exporter textfile
+ * collector) never sees half of one, and a failed run leaves the last one.
+ */
+export function documentToFile(path: string, text: string): void {
+  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`)
+  try {
+    writeFileSync(temporary, scrub(text))
+    renameSync(temporary, path)
+  } catch (error) {
+    rmSync(temporary, { force: true })
+    throw new FamilySyncError(`cannot write ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; check that its directory exists and is writable`)
+  }
 }
 
 export function errorLine(text: string): void {

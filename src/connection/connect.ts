@@ -9,6 +9,8 @@ import type { ConnectionTarget } from './url.js'
 export interface OpenSession {
   session: Session
   close(): Promise<void>
+  /** Cuts the connection at once, a statement in progress included. */
+  destroy?(): void
 }
 
 function open(options: ReturnType<typeof driverOptions>): Promise<mysql.Connection> {
@@ -65,6 +67,7 @@ export async function connect(target: ConnectionTarget): Promise<OpenSession> {
   }
   return {
     session,
+    destroy: () => connection.destroy(),
     // A connection the server already dropped may never answer QUIT: give it a second, then cut it.
     close: () =>
       new Promise<void>((resolve) => {

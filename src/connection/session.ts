@@ -56,6 +56,12 @@ export class Session {
     return (Array.isArray(result) ? result[result.length - 1] : result) as OkPacket
   }
 
+  /** Every result set of a statement that returns several (a CALL), without the OK packet that ends them. */
+  async resultSets<T = Row>(sql: string, values?: readonly unknown[]): Promise<T[][]> {
+    const result = await this.send(sql, values)
+    return (Array.isArray(result) ? result : []).filter((set): set is T[] => Array.isArray(set))
+  }
+
   /** The first column of the first row, or null. */
   async scalar<T = unknown>(sql: string, values?: readonly unknown[]): Promise<T | null> {
     const [row] = await this.query(sql, values)

@@ -10,5 +10,8 @@ const TRANSIENT_ERRNOS = new Set([1040, 1047, 1053, 1317, 1927, 2002, 2003, 2006
 
 export function isTransient(error: unknown): boolean {
   const e = error as { code?: string; errno?: number; fatal?: boolean }
-  return TRANSIENT_CODES.has(e?.code ?? '') || TRANSIENT_ERRNOS.has(e?.errno ?? -1)
+  // mysql2 answers a statement sent on a connection it already knows is dead
+  // with a fatal error of its own, no code, no server errno: reconnect.
+  const deadConnection = e?.fatal === true && e.errno === undefined && e.code === undefined
+  return TRANSIENT_CODES.has(e?.code ?? '') || TRANSIENT_ERRNOS.has(e?.errno ?? -1) || deadConnection
 }

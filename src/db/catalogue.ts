@@ -26,6 +26,7 @@ export const STORED_OBJECTS: readonly StoredObject[] = [
   { name: 'sync_children_family_id_on_insert', kind: 'trigger', migration: '0003_install_triggers' },
   { name: 'family_sync_drain', kind: 'procedure', migration: '0004_install_drain_procedure' },
   { name: 'family_sync_move_children', kind: 'procedure', migration: '0004_install_drain_procedure' },
+  { name: 'family_sync_status', kind: 'procedure', migration: '0004_install_drain_procedure' },
   { name: 'family_sync_drain_every_second', kind: 'event', migration: '0005_install_drain_event' },
 ]
 

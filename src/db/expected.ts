@@ -22,7 +22,7 @@ export function expectedOf(catalogue: Catalogue, object: StoredObject): Expected
     const head = /^CREATE\s+PROCEDURE\s+`?\w+`?\s*\(/i.exec(create)
     const close = head ? closingParen(create, head[0].length) : -1
     if (!head || close === -1) throw new Error(`triggers/${object.name}.sql: cannot read the procedure header`)
-    const rest = create.slice(close + 1).replace(/^\s*MODIFIES\s+SQL\s+DATA\s+/i, '')
+    const rest = create.slice(close + 1).replace(/^\s*(?:(?:MODIFIES|READS)\s+SQL\s+DATA|CONTAINS\s+SQL|NO\s+SQL)\s+/i, '')
     return { body: normalizeSql(rest), header: { parameters: normalizeParameters(create.slice(head[0].length, close)) } }
   }
   const m = /^CREATE\s+EVENT\s+`?\w+`?\s+ON\s+SCHEDULE\s+EVERY\s+(\d+)\s+(\w+)[\s\S]*?\bDO\s+([\s\S]*)$/i.exec(create)

@@ -144,34 +144,88 @@ export interface Installed {
  * see `visibility` in the privileges module for what an account can see.
  */
 export async function readInstalled(session: Session, names: readonly string[]): Promise<Installed> {
-  const triggers = await session.query<InstalledTrigger>(
+  const triggers = await session.query<Row>(
     `SELECT TRIGGER_NAME AS name, EVENT_OBJECT_TABLE AS \`table\`, ACTION_TIMING AS timing, EVENT_MANIPULATION AS event,
             ACTION_STATEMENT AS body, DEFINER AS definer, SQL_MODE AS sqlMode
      FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() ORDER BY ACTION_ORDER`,
   )
   const list = names.map(() => '?').join(', ')
-  const routines = await session.query<{ name: string; body: string | null; definer: string; sqlMode: string; securityType: string }>(
+  const routines = await session.query<Row>(
     `SELECT ROUTINE_NAME AS name, ROUTINE_DEFINITION AS body, DEFINER AS definer, SQL_MODE AS sqlMode, SECURITY_TYPE AS securityType
      FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() AND ROUTINE_TYPE = 'PROCEDURE' AND ROUTINE_NAME IN (${list})`,
     names,
   )
-  const parameters = await session.query<{ name: string; mode: string; pname: string; dtd: string }>(
+  const parameters = await session.query<Row>(
     `SELECT SPECIFIC_NAME AS name, PARAMETER_MODE AS mode, PARAMETER_NAME AS pname, DTD_IDENTIFIER AS dtd FROM information_schema.PARAMETERS
      WHERE SPECIFIC_SCHEMA = DATABASE() AND SPECIFIC_NAME IN (${list}) AND ORDINAL_POSITION > 0 ORDER BY SPECIFIC_NAME, ORDINAL_POSITION`,
     names,
   )
-  const events = await session.query<{ name: string; body: string; definer: string; status: string; iv: string | null; field: string | null; sqlMode: string; lastAltered: string }>(
+  const events = await session.query<Row>(
     `SELECT EVENT_NAME AS name, EVENT_DEFINITION AS body, DEFINER AS definer, STATUS AS status, INTERVAL_VALUE AS iv,
             INTERVAL_FIELD AS field, SQL_MODE AS sqlMode, LAST_ALTERED AS lastAltered
      FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE() AND EVENT_NAME IN (${list})`,
     names,
   )
+  return shapeInstalled(triggers, routines, parameters, events)
+}
+
+type Row = Record<string, unknown>
+
+/** information_schema's rows as family-sync reads them, whether read directly or through family_sync_status. */
+function shapeInstalled(triggers: Row[], routines: Row[], parameters: Row[], events: Row[]): Installed {
   return {
-    triggers: triggers.map((t) => ({ ...t, table: String(t.table).toLowerCase() })),
-    procedures: routines.map((r) => ({
-      ...r,
-      parameters: parameters.filter((p) => p.name === r.name).map((p) => `${p.mode} ${p.pname} ${p.dtd}`).join(','),
+    triggers: triggers.map((t) => ({
+      name: text(t.name),
+      table: text(t.table).toLowerCase(),
+      timing: text(t.timing),
+      event: text(t.event),
+      body: text(t.body),
+      definer: text(t.definer),
+      sqlMode: text(t.sqlMode),
     })),
-    events: events.map((e) => ({ name: e.name, body: e.body, definer: e.definer, status: e.status, every: `${e.iv} ${e.field}`, sqlMode: e.sqlMode, lastAltered: e.lastAltered })),
+    procedures: routines.map((r) => ({
+      name: text(r.name),
+      body: r.body === null || r.body === undefined ? null : String(r.body),
+      definer: text(r.definer),
+      sqlMode: text(r.sqlMode),
+      securityType: text(r.securityType),
+      parameters: parameters.filter((p) => p.name === r.name).map((p) => `${text(p.mode)} ${text(p.pname)} ${text(p.dtd)}`).join(','),
+    })),
+    events: events.map((e) => ({
+      name: text(e.name),
+      body: text(e.body),
+      definer: text(e.definer),
+      status: text(e.status),
+      every: `${e.iv} ${e.field}`,
+      sqlMode: text(e.sqlMode),
+      lastAltered: text(e.lastAltered),
+    })),
   }
+}
+
+const ER_SP_DOES_NOT_EXIST = 1305
+const ER_PROCACCESS_DENIED_ERROR = 1370
+
+/**
+ * The same, through family_sync_status, which runs with its definer's
+ * rights: for an account that information_schema shows too little (a
+ * monitoring account with SELECT and EXECUTE only). Also the account it runs
+ * as, which exists (a routine whose definer is gone cannot run). Null when
+ * the procedure is not there or this account may not run it.
+ */
+export async function readInstalledThroughStatus(session: Session): Promise<{ installed: Installed; runsAs: string } | null> {
+  let sets: Row[][]
+  try {
+    sets = await session.resultSets('CALL family_sync_status()')
+  } catch (error) {
+    const errno = (error as { errno?: number }).errno
+    if (errno === ER_SP_DOES_NOT_EXIST || errno === ER_PROCACCESS_DENIED_ERROR) return null
+    throw error
+  }
+  const [triggers, routines, parameters, events, who] = sets
+  return { installed: shapeInstalled(triggers, routines, parameters, events), runsAs: text(who?.[0]?.runsAs) }
+}
+
+function text(value: unknown): string {
+  return value === null || value === undefined ? '' : String(value)
 }

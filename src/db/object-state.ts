@@ -62,6 +62,8 @@ export interface AssessInput {
   drainFresh: boolean
   /** Which kinds information_schema shows this account. */
   visible: { triggers: boolean; events: boolean; routines: boolean }
+  /** Accounts known to exist without looking them up (the one family_sync_status runs as). */
+  knownAccounts?: string[]
 }
 
 /** family_sync_objects, by object name; empty before it exists. Rows of 0.2 and earlier have no owner or version. */
@@ -177,7 +179,9 @@ export async function assessObjects(session: Session, input: AssessInput, instal
   const onServer = installed ?? (await readInstalled(session, catalogue.objects.map((o) => o.name)))
   const recorded = await recordedObjects(session)
   const found = catalogue.objects.map((object) => [object, findInstalled(onServer, object)] as const)
-  const definers = await definersExist(session, found.flatMap(([, f]) => (f ? [f.definer] : [])), server.currentUser)
+  const known = new Set(input.knownAccounts ?? [])
+  const definers = await definersExist(session, found.flatMap(([, f]) => (f && !known.has(f.definer) ? [f.definer] : [])), server.currentUser)
+  for (const account of known) definers.set(account, true)
   const replicaSide = server.readOnly || input.replica === true
 
   return found.map(([object, f]): ObjectReport => {

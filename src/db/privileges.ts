@@ -9,6 +9,13 @@ export function granteeOf(account: string, host?: string): string {
   return `'${user.replace(/'/g, "''")}'@'${where.replace(/'/g, "''")}'`
 }
 
+/** `user@host` as SQL takes an account, 'user'@'host', so a printed GRANT runs as it stands when pasted. */
+export function quotedAccount(account: string): string {
+  const at = account.lastIndexOf('@')
+  const quote = (part: string) => `'${part.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`
+  return at === -1 ? quote(account) : `${quote(account.slice(0, at))}@${quote(account.slice(at + 1))}`
+}
+
 /**
  * The grantees whose privileges this session has: the account, and the roles
  * it has enabled (MariaDB lists a role's grants under 'role'@'', MySQL, whose

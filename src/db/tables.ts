@@ -7,6 +7,7 @@ export const MIGRATIONS_TABLE = 'family_sync_migrations'
 export const OBJECTS_TABLE = 'family_sync_objects'
 export const DRAIN_RUNS_TABLE = 'family_sync_drain_runs'
 export const LOCK_TABLE = 'family_sync_lock'
+export const DRAIN_LOG_TABLE = 'family_sync_drain_log'
 
 /**
  * The outbox. attempts, last_error, retry_at and parked_at let one entry that
@@ -79,6 +80,18 @@ export const DRAIN_RUNS_DDL = `CREATE TABLE IF NOT EXISTS ${DRAIN_RUNS_TABLE} (
   last_run_at TIMESTAMP(3) NOT NULL,
   last_applied INT NOT NULL DEFAULT 0
 ) ENGINE=InnoDB COMMENT='family-sync: when each server last ran family_sync_drain'`
+
+/**
+ * What the drain did with each entry: applied (with the time from enqueued to
+ * applied), failed, or parked. family-sync serve turns it into metrics,
+ * whichever server or process applied the entry. The drain keeps an hour.
+ */
+export const DRAIN_LOG_DDL = `CREATE TABLE IF NOT EXISTS ${DRAIN_LOG_TABLE} (
+  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  logged_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  outcome VARCHAR(8) NOT NULL,
+  delay_ms BIGINT NULL
+) ENGINE=InnoDB COMMENT='family-sync: what the drain did with each entry, kept an hour'`
 
 // Only on Galera, where GET_LOCK holds on one node: a lease row the whole
 // cluster agrees on, because a committed row is certified cluster-wide.

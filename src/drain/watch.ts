@@ -1,6 +1,7 @@
 import { isTransient } from '../connection/transient.js'
 import { DRAIN_ENTRIES_PER_CALL, WATCH_POLL_SECONDS } from '../defaults.js'
 import { isRetryable } from '../db/retry.js'
+import { sleep } from '../sleep.js'
 
 /** One call of family_sync_drain on whatever connection the caller keeps: (entries, poll seconds) -> applied. */
 export type DrainCall = (entriesPerCall: number, pollSeconds: number) => Promise<number>
@@ -24,17 +25,6 @@ export interface WatchResult {
   durationMs: number
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    const timer = setTimeout(done, ms)
-    signal.addEventListener('abort', done, { once: true })
-  })
-}
 
 /**
  * Keeps draining until the signal aborts; the call in hand finishes first.

@@ -3,7 +3,8 @@ import { dropForeignStatement, type ForeignTrigger } from '../db/foreign-trigger
 import { columnsOf, type ServerInfo } from '../db/introspect.js'
 import { familyKeysThatMeetLaggingChildren } from '../db/family-keys.js'
 import { missingIndexes } from '../db/indexes.js'
-import { installRequirements, mayCreateTriggersWithBinlog, maySetDefiner } from '../db/privileges.js'
+import { installRequirements, mayCreateTriggersWithBinlog, maySetDefiner, quotedAccount } from '../db/privileges.js'
+import { quoteIdentifier } from '../sql/identifiers.js'
 
 export interface PreflightReport {
   /** Each stops `migrate up` before any change; each sentence says what to do. */
@@ -58,7 +59,7 @@ export async function runPreflight(session: Session, input: PreflightInput): Pro
 
   for (const { privilege, why } of installRequirements(server)) {
     if (!privileges.has(privilege)) {
-      problems.push(`${server.currentUser} lacks the ${privilege} privilege (${why}): GRANT ${privilege} ON \`${server.database}\`.* TO ${server.currentUser}`)
+      problems.push(`${server.currentUser} lacks the ${privilege} privilege (${why}): GRANT ${privilege} ON ${quoteIdentifier(server.database)}.* TO ${quotedAccount(server.currentUser)}`)
     }
   }
   if (!mayCreateTriggersWithBinlog(server, privileges)) {
@@ -119,7 +120,7 @@ export function eventWarnings(server: ServerInfo, privileges: Set<string>): { ca
   if (!canCreate) {
     warnings.push(
       `${server.currentUser} lacks the EVENT privilege, so the every-second drain event is not installed: ` +
-        `GRANT EVENT ON \`${server.database}\`.* TO ${server.currentUser} and run family-sync migrate up again, ` +
+        `GRANT EVENT ON ${quoteIdentifier(server.database)}.* TO ${quotedAccount(server.currentUser)} and run family-sync migrate up again, ` +
         'or run `family-sync drain --watch` beside the application',
     )
   } else if (server.eventScheduler !== 'ON') {

@@ -3,13 +3,15 @@ import { DRAIN_STALE_SECONDS } from '../defaults.js'
 import { shippedCatalogue, type Catalogue, type StoredObjectKind } from '../db/catalogue.js'
 import { lastDrainAgeSeconds } from '../db/drain-runs.js'
 import { dropForeignStatement, foreignTriggers, type ForeignTrigger } from '../db/foreign-triggers.js'
-import { readInstalled, readIsReplica, readServerInfo } from '../db/introspect.js'
+import { readInstalled, readInstalledThroughStatus, readIsReplica, readServerInfo, type Installed } from '../db/introspect.js'
+import { HEARTBEAT_SECONDS } from '../db/liveness.js'
 import { assessObjects, type ObjectReport } from '../db/object-state.js'
-import { readPrivileges, visibility } from '../db/privileges.js'
+import { quotedAccount, readPrivileges, visibility } from '../db/privileges.js'
 import { executedMigrations } from '../db/recorded.js'
 import { missingIndexes } from '../db/indexes.js'
 import { drainMetTriggerLoadFailure, triggerLoadFailure } from '../db/trigger-load.js'
 import { FamilySyncError } from '../errors.js'
+import { quoteIdentifier } from '../sql/identifiers.js'
 
 export type ObjectStatus = Omit<ObjectReport, 'note'>
 
@@ -59,21 +61,36 @@ export async function verifyOnSession(session: Session, catalogue: Catalogue = s
   const server = await readServerInfo(session)
   const privileges = await readPrivileges(session, server.currentUser)
   const visible = visibility(privileges)
-  const hidden = [
-    ...(visible.triggers ? [] : [['TRIGGER ON `' + server.database + '`.users', 'triggers']]),
-    ...(visible.events ? [] : [['EVENT ON `' + server.database + '`.*', 'events']]),
-    ...(visible.routines ? [] : [['EXECUTE ON `' + server.database + '`.*', 'procedures']]),
-  ]
-  if (hidden.length > 0) {
-    throw new FamilySyncError(
-      `${server.currentUser} cannot see family-sync's ${hidden.map(([, what]) => what).join(' and ')}: information_schema shows them only to accounts with ` +
-        `${hidden.map(([grant]) => grant).join(', ')}; GRANT ${hidden.map(([grant]) => grant.split(' ON ')[0]).join(', ')} to it, or run verify as the account that ran migrate up`,
-    )
+  let installed: Installed
+  let runsAs: string | undefined
+  if (visible.triggers && visible.events && visible.routines) {
+    installed = await readInstalled(session, catalogue.objects.map((o) => o.name))
+  } else {
+    // A monitoring account: family_sync_status reads information_schema for it, with its definer's rights.
+    const through = await readInstalledThroughStatus(session)
+    if (!through) {
+      const hidden = [
+        ...(visible.triggers ? [] : [['TRIGGER ON `' + server.database + '`.users', 'triggers']]),
+        ...(visible.events ? [] : [['EVENT ON `' + server.database + '`.*', 'events']]),
+        ...(visible.routines ? [] : [['EXECUTE ON `' + server.database + '`.*', 'procedures']]),
+      ]
+      throw new FamilySyncError(
+        `${server.currentUser} cannot see family-sync's ${hidden.map(([, what]) => what).join(' and ')}: information_schema shows them only to accounts with ` +
+          `${hidden.map(([grant]) => grant).join(', ')}, and family_sync_status, which reads them for others, is not installed or not executable: ` +
+          `GRANT EXECUTE ON ${quoteIdentifier(server.database)}.* TO ${quotedAccount(server.currentUser)} (after family-sync migrate up has installed it), or run verify as the account that ran migrate up`,
+      )
+    }
+    installed = through.installed
+    runsAs = through.runsAs
   }
-  const installed = await readInstalled(session, catalogue.objects.map((o) => o.name))
   const replica = await readIsReplica(session)
   const drainAge = await lastDrainAgeSeconds(session)
-  const reports = await assessObjects(session, { server, catalogue, replica, drainFresh: drainAge !== null && drainAge <= DRAIN_STALE_SECONDS, visible }, installed)
+  const everything = { triggers: true, events: true, routines: true }
+  const reports = await assessObjects(
+    session,
+    { server, catalogue, replica, drainFresh: drainAge !== null && drainAge <= HEARTBEAT_SECONDS + DRAIN_STALE_SECONDS, visible: everything, knownAccounts: runsAs ? [runsAs] : [] },
+    installed,
+  )
   const executed = new Set(await executedMigrations(session))
   const problems: string[] = []
   const notes: string[] = []

@@ -4,7 +4,7 @@ import type { Session } from '../../connection/session.js'
 import { CHECK_LIMIT, CHECK_LIMIT_MAX } from '../../defaults.js'
 import { EXIT_OK, EXIT_PROBLEM_FOUND, FamilySyncError } from '../../errors.js'
 import { idNumber, integerRange, wholeNumber } from '../options.js'
-import { document, line, printJson } from '../output.js'
+import { document, documentToFile, jsonText, line } from '../output.js'
 import { withConnection, type GlobalOptions } from '../runtime.js'
 
 interface CheckFlags extends GlobalOptions {
@@ -12,6 +12,7 @@ interface CheckFlags extends GlobalOptions {
   limit: number
   json?: boolean
   prometheus?: boolean
+  output?: string
 }
 
 function printCheck(report: ConsistencyReport): void {
@@ -46,6 +47,7 @@ export function registerCheck(program: Command): void {
     .option('--limit <n>', 'sample rows to show, lowest child id first', wholeNumber('--limit', 0, CHECK_LIMIT_MAX), CHECK_LIMIT)
     .option('--json', 'print the report as JSON')
     .option('--prometheus', 'print Prometheus text-format metrics')
+    .option('--output <file>', 'with --json or --prometheus: write the document to this file (atomically: a temporary file renamed over it; left as it was when check cannot run)')
     .addHelpText(
       'after',
       `
@@ -68,14 +70,16 @@ family_sync_event_scheduler_on and family_sync_verify_problems.`,
     .action(async (_options, command: Command) => {
       const flags = command.optsWithGlobals<CheckFlags>()
       if (flags.json && flags.prometheus) throw new FamilySyncError('give --json or --prometheus, not both')
+      if (flags.output && !flags.json && !flags.prometheus) throw new FamilySyncError('--output writes the --json or --prometheus document: give one of them')
+      const emit = (text: string) => (flags.output ? documentToFile(flags.output, text) : document(text))
       await withConnection(flags, async (session) => {
         if (flags.family !== undefined) await checkFamilyRange(session, flags.family)
         const { checkOnSession } = await import('../../check/consistency.js')
         const report = await checkOnSession(session, { familyId: flags.family, limit: flags.limit })
-        if (flags.json) printJson(report)
+        if (flags.json) emit(jsonText(report))
         else if (flags.prometheus) {
           const [{ toPrometheus }, { verifyOnSession }] = await Promise.all([import('../../check/prometheus.js'), import('../../verify/verify.js')])
-          document(await toPrometheus(report, await verifyOnSession(session)))
+          emit(await toPrometheus(report, await verifyOnSession(session)))
         } else printCheck(report)
         return report.ok ? EXIT_OK : EXIT_PROBLEM_FOUND
       })

@@ -1,9 +1,7 @@
 import type { Command } from 'commander'
-import type { OpenSession } from '../../connection/connect.js'
-import { isTransient } from '../../connection/transient.js'
 import { EXIT_OK, EXIT_PROBLEM_FOUND } from '../../errors.js'
 import { line, whenStdoutCloses } from '../output.js'
-import { resolveTarget, withConnection, type GlobalOptions } from '../runtime.js'
+import { withConnection, type GlobalOptions } from '../runtime.js'
 
 interface DrainFlags extends GlobalOptions {
   watch?: boolean
@@ -22,7 +20,7 @@ export function registerDrain(program: Command): void {
     .action(async (_options, command: Command) => {
       const flags = command.optsWithGlobals<DrainFlags>()
       await withConnection(flags, async (session, target) => {
-        const [{ drainOnSession, unparkEntries, drainCall }, { readServerInfo }, { refuseReadOnly }] = await Promise.all([
+        const [{ drainOnSession, unparkEntries }, { readServerInfo }, { refuseReadOnly }] = await Promise.all([
           import('../../drain/drain.js'),
           import('../../db/introspect.js'),
           import('../../db/read-only.js'),
@@ -36,39 +34,18 @@ export function registerDrain(program: Command): void {
           if (result.parked) line(`problem: ${result.parked} entries are parked: family-sync check names them and their errors; fix the cause, then run family-sync drain --retry-parked`)
           return result.parked > 0 ? EXIT_PROBLEM_FOUND : EXIT_OK
         }
-        const stop = new AbortController()
-        const onSignal = () => stop.abort()
-        process.once('SIGINT', onSignal)
-        process.once('SIGTERM', onSignal)
-        whenStdoutCloses(onSignal)
-        const [{ watchQueue }, { connect }] = await Promise.all([import('../../drain/watch.js'), import('../../connection/connect.js')])
+        const [{ drainUntilStopped }, { stopWhenTold }] = await Promise.all([import('../../drain/reconnecting.js'), import('../../serve/lifetime.js')])
+        const stop = stopWhenTold()
+        whenStdoutCloses(() => stop.stop('stdout closed'))
         line('draining; stop with SIGINT or SIGTERM')
-        // The first connection is the command's own; after an outage, new ones.
-        let held: OpenSession | undefined = { session, close: async () => {} }
         const where = `${target.host}:${target.port}`
-        const result = await watchQueue(
-          async (entries, poll) => {
-            held ??= await connect(resolveTarget(flags))
-            try {
-              return await drainCall(held.session, entries, poll, { watching: true })
-            } catch (error) {
-              if (isTransient(error)) {
-                await held.close().catch(() => {})
-                held = undefined
-              }
-              throw error
-            }
-          },
-          {
-            signal: stop.signal,
-            onApplied: (n, total) => line(`drained ${n} queued parents (${total} in all)`),
-            onOutage: (error) => line(`lost the connection to ${where} (${(error as { code?: string }).code ?? (error as Error).message}); reconnecting`),
-            onRecovered: (ms) => line(`reconnected to ${where} after ${(ms / 1000).toFixed(1)} s; draining`),
-          },
-        )
-        await held?.close().catch(() => {})
-        process.off('SIGINT', onSignal)
-        process.off('SIGTERM', onSignal)
+        const result = await drainUntilStopped(target, session, {
+          signal: stop.signal,
+          onApplied: (n, total) => line(`drained ${n} queued parents (${total} in all)`),
+          onOutage: (error) => line(`lost the connection to ${where} (${(error as { code?: string }).code ?? (error as Error).message}); reconnecting`),
+          onRecovered: (ms) => line(`reconnected to ${where} after ${(ms / 1000).toFixed(1)} s; draining`),
+        })
+        stop.dispose()
         line(`stopped: drained ${result.applied} queued parents${result.outages ? ` across ${result.outages} outages` : ''}`)
         return EXIT_OK
       })
