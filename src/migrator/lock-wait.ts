@@ -1,6 +1,7 @@
 import type { Session } from '../connection/session.js'
 import { FamilySyncError } from '../errors.js'
 import type { Reporter } from '../reporter.js'
+import { processRows } from '../db/processlist.js'
 
 export interface LockWaitOptions {
   /** Bound on the whole wait, all attempts together. */
@@ -18,15 +19,19 @@ const ER_LOCK_WAIT_TIMEOUT = 1205
  */
 export async function describeBlockers(session: Session): Promise<string | null> {
   try {
-    const rows = await session.query<{ id: number; age: number | null; user: string | null; host: string | null; command: string | null; info: string | null }>(
-      `SELECT t.trx_mysql_thread_id AS id, TIMESTAMPDIFF(SECOND, t.trx_started, NOW()) AS age,
-              p.USER AS user, p.HOST AS host, p.COMMAND AS command, LEFT(p.INFO, 60) AS info
-       FROM information_schema.INNODB_TRX t LEFT JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
-       WHERE t.trx_mysql_thread_id <> CONNECTION_ID() ORDER BY t.trx_started LIMIT 3`,
+    const transactions = await session.query<{ id: number; age: number | null }>(
+      `SELECT trx_mysql_thread_id AS id, TIMESTAMPDIFF(SECOND, trx_started, NOW()) AS age
+       FROM information_schema.INNODB_TRX
+       WHERE trx_mysql_thread_id <> CONNECTION_ID() ORDER BY trx_started LIMIT 3`,
     )
-    if (rows.length === 0) return null
-    return rows
-      .map((r) => `connection ${r.id} (${r.user ?? '?'}@${r.host ?? '?'}, transaction open ${r.age ?? '?'} s, ${r.command === 'Sleep' ? 'idle' : (r.info ?? r.command ?? 'busy').replace(/\s+/g, ' ')})`)
+    if (transactions.length === 0) return null
+    const processes = new Map((await processRows(session, transactions.map((t) => Number(t.id)))).map((p) => [Number(p.id), p]))
+    return transactions
+      .map((t) => {
+        const p = processes.get(Number(t.id))
+        const doing = p?.command === 'Sleep' ? 'idle' : (p?.info?.slice(0, 60) ?? p?.command ?? 'busy').replace(/\s+/g, ' ')
+        return `connection ${t.id} (${p?.user ?? '?'}@${p?.host ?? '?'}, transaction open ${t.age ?? '?'} s, ${doing})`
+      })
       .join(', ')
   } catch {
     return null

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Session } from '../connection/session.js'
 import type { ServerInfo } from '../db/introspect.js'
+import { processRows, type ProcessRow } from '../db/processlist.js'
 import { LOCK_DDL, LOCK_TABLE } from '../db/tables.js'
 import { EXIT_CANNOT_RUN, FamilySyncError } from '../errors.js'
 import { quietReporter, type Reporter } from '../reporter.js'
@@ -133,7 +134,7 @@ export class LeaseLock implements MigrationLock {
       // A holder on this node whose connection is gone died with it.
       const holder = await this.session.scalar<string>(`SELECT owner FROM ${LOCK_TABLE} WHERE name = ?`, [this.name])
       const [node, connection] = (holder ?? '').split('/')
-      if (node === this.node && connection && Number(await this.session.scalar('SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?', [connection])) === 0) {
+      if (node === this.node && connection && (await processRows(this.session, [Number(connection)])).length === 0) {
         const taken = await this.session.run(`UPDATE ${LOCK_TABLE} SET owner = ?, expires_at = NOW(3) + INTERVAL ${LEASE_SECONDS} SECOND WHERE name = ? AND owner = ?`, [this.owner, this.name, holder])
         return taken.affectedRows === 1
       }
@@ -176,6 +177,6 @@ export function migrationLock(session: Session, server: ServerInfo, timeoutSecon
 async function holderOf(session: Session, name: string): Promise<string> {
   const id = await session.scalar<number>('SELECT IS_USED_LOCK(?)', [name])
   if (id === null) return 'another session'
-  const [row] = await session.query<{ user: string; host: string; time: number }>('SELECT USER AS user, HOST AS host, TIME AS time FROM information_schema.PROCESSLIST WHERE ID = ?', [id]).catch(() => [])
+  const [row] = await processRows(session, [Number(id)]).catch((): ProcessRow[] => [])
   return row ? `connection ${id} (${row.user}@${row.host}, for ${row.time} s)` : `connection ${id}`
 }
