@@ -34,6 +34,8 @@ export const WATCH_POLL_SECONDS = 1
  * The sql_mode of every session family-sync installs from. Stored programs
  * keep the sql_mode they were created with, so a server-wide ANSI_QUOTES,
  * NO_BACKSLASH_ESCAPES or ORACLE mode must not reach them. Valid on MySQL 8
- * and MariaDB alike.
+ * and MariaDB alike; NO_ZERO_IN_DATE and NO_ZERO_DATE are there because MySQL
+ * warns (3135) on every SET of a strict mode without them. In the order the
+ * servers print it, so a session already in it is recognised.
  */
-export const SQL_MODE = 'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'
+export const SQL_MODE = 'STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'

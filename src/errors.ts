@@ -18,6 +18,8 @@ export class FamilySyncError extends Error {
 
 interface DriverError {
   code?: string
+  /** Set by connect.ts on an access refusal: whether the attempt was encrypted. */
+  transport?: 'plaintext' | 'tls'
   errno?: number
   sqlMessage?: string
   message?: string
@@ -31,6 +33,8 @@ export interface ErrorScene {
   port?: number
   user?: string
   database?: string
+  socketPath?: string
+  tls?: { mode: string; cert?: string }
 }
 
 // mysql2 and Node report connection failures with codes, not sentences a DBA
@@ -41,6 +45,10 @@ export function describeError(error: unknown, scene: ErrorScene = {}): FamilySyn
   const e = (error ?? {}) as DriverError
   const where = scene.host ? `${scene.host}:${scene.port ?? 3306}` : 'the server'
   const say = (message: string) => new FamilySyncError(message, { cause: error })
+  if (scene.socketPath && (e.code === 'ENOENT' || e.code === 'EACCES' || e.code === 'ECONNREFUSED' || e.code === 'ENOTSOCK')) {
+    const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.code === 'ENOTSOCK' ? 'not a socket' : 'no server is listening on it'
+    return say(`cannot connect through the socket ${scene.socketPath}: ${why}; check socket= in the connection URL (the server's own path is its @@socket)`)
+  }
   switch (e.code) {
     case 'ECONNREFUSED':
       return say(`cannot connect to ${where}: connection refused; is the server running and is the port in --url right?`)
@@ -53,7 +61,9 @@ export function describeError(error: unknown, scene: ErrorScene = {}): FamilySyn
       return say(`cannot connect to ${where}: no answer in time; check the host, port and firewall in --url`)
     case 'ER_ACCESS_DENIED_ERROR':
     case 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR':
-      return say(`access denied for user '${scene.user ?? ''}' at ${where}: check the user name and password in --url`)
+      return say(`access denied for user '${scene.user ?? ''}' at ${where}: check the user name and password in --url${accessHint(e, scene)}`)
+    case 'ER_SECURE_TRANSPORT_REQUIRED':
+      return say(`${where} accepts only encrypted connections (require_secure_transport=ON): use ssl-mode=REQUIRED, or VERIFY_CA with ssl-ca=/path/to/ca.pem`)
     case 'ER_BAD_DB_ERROR':
       return say(`unknown database '${scene.database ?? ''}' at ${where}: create it or fix the database name in --url`)
     case 'ER_DBACCESS_DENIED_ERROR':
@@ -97,6 +107,16 @@ export function describeError(error: unknown, scene: ErrorScene = {}): FamilySyn
   }
   if (e.sqlMessage) return say(`the server refused a statement: ${oneLine(e.sqlMessage)}`)
   return say(`failed: ${oneLine(e.message ?? String(error))} (set DEBUG=family-sync for details)`)
+}
+
+// MariaDB refuses an account's REQUIRE SSL/X509 and require_secure_transport
+// with the same "access denied" as a wrong password: say what else it can be.
+function accessHint(e: DriverError, scene: ErrorScene): string {
+  if (e.transport === 'plaintext') {
+    return '; the connection was not encrypted: if the account requires TLS (REQUIRE SSL or X509) or the server has require_secure_transport=ON, use ssl-mode=REQUIRED (with ssl-cert and ssl-key for REQUIRE X509)'
+  }
+  if (e.transport === 'tls' && !scene.tls?.cert) return '; if the account requires a client certificate (REQUIRE X509, SUBJECT or ISSUER), add ssl-cert=/path/to/cert.pem&ssl-key=/path/to/key.pem'
+  return ''
 }
 
 function oneLine(text: string): string {

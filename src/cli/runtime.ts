@@ -1,23 +1,30 @@
 import type { OpenSession } from '../connection/connect.js'
 import type { Session } from '../connection/session.js'
+import { withPasswordFile } from '../connection/password-file.js'
+import { tlsWarning } from '../connection/tls.js'
 import { parseDatabaseUrl, secretsOf, type ConnectionTarget } from '../connection/url.js'
 import { describeError, EXIT_CANNOT_RUN, FamilySyncError } from '../errors.js'
 import { addSecrets, errorLine, scrub } from './output.js'
 
 export interface GlobalOptions {
   url?: string
+  passwordFile?: string
 }
 
 let currentTarget: ConnectionTarget | undefined
+let warned = false
 
 /** The connection URL a command uses; its password is registered for scrubbing before anything can print it. */
 export function resolveTarget(options: GlobalOptions): ConnectionTarget {
   const url = options.url ?? process.env.DATABASE_URL
   if (!url) throw new FamilySyncError('no database given: pass --url mysql://user:password@host:port/database or set DATABASE_URL')
   addSecrets(secretsOf(url))
-  const target = parseDatabaseUrl(url)
+  const target = withPasswordFile(parseDatabaseUrl(url), options.passwordFile ?? process.env.DATABASE_PASSWORD_FILE)
   addSecrets([target.password])
   currentTarget = target
+  const warning = tlsWarning(target.tls)
+  if (warning && !warned) errorLine(`family-sync: warning: ${warning}`)
+  warned = true
   if (target.database === undefined) {
     throw new FamilySyncError('the connection URL names no database: use mysql://user:password@host:port/database')
   }

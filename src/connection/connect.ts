@@ -28,14 +28,40 @@ function open(options: ReturnType<typeof driverOptions>): Promise<mysql.Connecti
  * or an IP address alike. mysql2's own check compares an IP host with
  * "localhost", so it is done here, on the negotiated socket.
  */
-function verifyIdentity(connection: mysql.Connection, host: string): void {
+function verifyIdentity(connection: mysql.Connection, target: ConnectionTarget): void {
   const socket = (connection as unknown as { stream?: TLSSocket }).stream
   const certificate = typeof socket?.getPeerCertificate === 'function' ? socket.getPeerCertificate() : undefined
-  const mismatch = certificate ? checkServerIdentity(host, certificate) : Object.assign(new Error('no TLS certificate'), { code: 'HANDSHAKE_SSL_ERROR' })
-  if (mismatch) {
-    connection.destroy()
-    throw mismatch
-  }
+  const mismatch = certificate ? checkServerIdentity(target.host, certificate) : Object.assign(new Error('no TLS certificate'), { code: 'HANDSHAKE_SSL_ERROR' })
+  if (!mismatch) return
+  connection.destroy()
+  if (!certificate) throw mismatch
+  const names = certificateNames(certificate)
+  throw new FamilySyncError(
+    `TLS to ${target.host}:${target.port} failed: the server's certificate is for ${names.length ? names.join(', ') : 'no host name'}, not ${target.host}; ` +
+      'connect by a name the certificate holds, or use ssl-mode=VERIFY_CA to check the CA only',
+    { cause: mismatch },
+  )
+}
+
+/** The names a certificate is valid for: its subjectAltName entries, else its common name. */
+function certificateNames(certificate: ReturnType<TLSSocket['getPeerCertificate']>): string[] {
+  const alt = (certificate.subjectaltname ?? '')
+    .split(',')
+    .map((entry) => entry.trim().replace(/^(DNS|IP Address):/, ''))
+    .filter((entry) => entry !== '')
+  if (alt.length > 0) return alt
+  const cn = certificate.subject?.CN
+  return cn ? [String(cn)] : []
+}
+
+/**
+ * Access denied over plaintext can be the account's REQUIRE SSL or the
+ * server's require_secure_transport rather than the password (MariaDB says
+ * only "access denied"): the error carries how it was tried.
+ */
+function withTransport(error: unknown, transport: 'plaintext' | 'tls'): unknown {
+  if ((error as { code?: string })?.code === 'ER_ACCESS_DENIED_ERROR') Object.assign(error as object, { transport })
+  return error
 }
 
 /**
@@ -50,7 +76,9 @@ export async function connect(target: ConnectionTarget): Promise<OpenSession> {
   } catch (error) {
     const code = (error as { code?: string }).code
     if (code === 'HANDSHAKE_NO_SSL_SUPPORT' && target.tls.mode === 'PREFERRED') {
-      connection = await open(driverOptions(target, { tlsForPreferred: false }))
+      connection = await open(driverOptions(target, { tlsForPreferred: false })).catch((plain) => Promise.reject(withTransport(plain, 'plaintext')))
+    } else if (code === 'ER_ACCESS_DENIED_ERROR') {
+      throw withTransport(error, target.tls.mode === 'DISABLED' ? 'plaintext' : 'tls')
     } else if (code === 'HANDSHAKE_NO_SSL_SUPPORT') {
       throw new FamilySyncError(`${target.host}:${target.port} does not offer TLS, and ssl-mode=${target.tls.mode} requires it: enable TLS on the server or change ssl-mode`, { cause: error })
     } else {
@@ -59,7 +87,7 @@ export async function connect(target: ConnectionTarget): Promise<OpenSession> {
   }
   const session = new Session(connection as unknown as DriverConnection)
   try {
-    if (target.tls.mode === 'VERIFY_IDENTITY') verifyIdentity(connection, target.host)
+    if (target.tls.mode === 'VERIFY_IDENTITY') verifyIdentity(connection, target)
     await session.run(`SET SESSION sql_mode = '${SQL_MODE}'`)
   } catch (error) {
     connection.destroy()

@@ -37,3 +37,14 @@ export function driverTls(tls: TlsSettings): DriverTls | undefined {
     verifyIdentity: false,
   }
 }
+
+/**
+ * As the mysql client warns: a CA file with ssl-mode REQUIRED or PREFERRED is
+ * not used to verify anything, which is rarely what its author meant.
+ */
+export function tlsWarning(tls: TlsSettings): string | undefined {
+  if ((tls.mode === 'REQUIRED' || tls.mode === 'PREFERRED') && tls.ca) {
+    return `ssl-mode=${tls.mode} does not verify the server's certificate, so ssl-ca is not used: use ssl-mode=VERIFY_CA (or VERIFY_IDENTITY) to verify against it`
+  }
+  return undefined
+}

@@ -27,6 +27,27 @@ export interface ConnectionTarget {
 const PARAMETERS = ['ssl-mode', 'ssl-ca', 'ssl-cert', 'ssl-key', 'socket'] as const
 const SHAPE = 'mysql://user:password@host:port/database'
 
+// Parameters other tools put in a DATABASE_URL, and what to do about each here.
+const INSTEAD: Record<string, string> = {
+  charset: 'family-sync always talks utf8mb4; remove it',
+  collation: 'family-sync always talks utf8mb4; remove it',
+  ssl: 'use ssl-mode=REQUIRED to encrypt, or ssl-mode=VERIFY_CA with ssl-ca=/path/to/ca.pem to verify the server too',
+  sslmode: 'use ssl-mode (DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY)',
+  sslca: 'use ssl-ca',
+  sslcert: 'use ssl-cert',
+  sslkey: 'use ssl-key',
+  connection_limit: 'family-sync uses one connection per command; remove it',
+  connectionlimit: 'family-sync uses one connection per command; remove it',
+  pool_size: 'family-sync uses one connection per command; remove it',
+  timezone: 'family-sync reads and writes no dates of the application; remove it',
+  connecttimeout: 'family-sync waits 5 s for a connection; remove it',
+  connect_timeout: 'family-sync waits 5 s for a connection; remove it',
+  password: 'put the password in the URL (mysql://user:password@host/db) or in a file named by DATABASE_PASSWORD_FILE',
+  user: 'put the user in the URL (mysql://user@host/db)',
+  unix_socket: 'use socket=/path/to/mysqld.sock',
+  socketpath: 'use socket=/path/to/mysqld.sock',
+}
+
 /**
  * Reads `mysql://user:pass@host:port/db?ssl-mode=...`. A failure names the
  * URL with its password replaced; the password itself is never echoed back.
@@ -53,7 +74,7 @@ export function parseDatabaseUrl(url: string): ConnectionTarget {
   const params = new Map<string, string>()
   for (const [key, value] of parsed.searchParams) {
     if (!(PARAMETERS as readonly string[]).includes(key)) {
-      throw new FamilySyncError(`unknown parameter '${key}' in the connection URL: family-sync knows ${PARAMETERS.join(', ')}`)
+      throw new FamilySyncError(`parameter '${key}' in the connection URL is not one family-sync takes: ${INSTEAD[key.toLowerCase()] ?? 'remove it'} (family-sync knows ${PARAMETERS.join(', ')})`)
     }
     if (params.has(key)) throw new FamilySyncError(`parameter '${key}' is given twice in the connection URL`)
     params.set(key, value)

@@ -61,10 +61,13 @@ export async function readServerInfo(session: Session): Promise<ServerInfo> {
 /**
  * Whether replication into this server is configured. Needs REPLICATION
  * CLIENT (MySQL) or SLAVE MONITOR (MariaDB); without it, null: unknown.
+ * Group Replication's own channels (an InnoDB Cluster member, primary or
+ * not) are not a replica's: read_only tells those apart.
  */
 export async function readIsReplica(session: Session): Promise<boolean | null> {
   try {
-    return (await session.query('SHOW REPLICA STATUS')).length > 0
+    const channels = await session.query<Record<string, unknown>>('SHOW REPLICA STATUS')
+    return channels.some((channel) => !/^group_replication_/.test(String(channel.Channel_Name ?? channel.Channel_name ?? '')))
   } catch {
     return null
   }

@@ -1,5 +1,6 @@
 import type { Session } from '../connection/session.js'
 import type { ServerInfo } from './introspect.js'
+import { enabledRolePrivileges } from './role-grants.js'
 
 /** `user@host` as CURRENT_USER() gives it, in information_schema's GRANTEE form. */
 export function granteeOf(account: string, host?: string): string {
@@ -17,22 +18,22 @@ export function quotedAccount(account: string): string {
 }
 
 /**
- * The grantees whose privileges this session has: the account, and the roles
- * it has enabled (MariaDB lists a role's grants under 'role'@'', MySQL, whose
- * roles are locked accounts, under 'role'@'host').
+ * The roles this session has enabled. MariaDB lists a role's grants in
+ * information_schema under 'role'@''; MySQL shows a role's rows there only
+ * to accounts that may read the mysql schema, so role-grants.ts asks SHOW
+ * GRANTS … USING as well.
  */
-async function grantees(session: Session, currentUser: string): Promise<string[]> {
-  const list = [granteeOf(currentUser)]
+async function enabledRoles(session: Session): Promise<Array<{ name: string; host: string }>> {
   try {
-    const roles = await session.query<Record<string, string | null>>('SELECT * FROM information_schema.ENABLED_ROLES')
-    for (const role of roles) {
+    const rows = await session.query<Record<string, string | null>>('SELECT * FROM information_schema.ENABLED_ROLES')
+    return rows.flatMap((role) => {
       const name = role.ROLE_NAME ?? role.role_name
-      if (name) list.push(granteeOf(name, role.ROLE_HOST ?? ''))
-    }
+      return name ? [{ name, host: role.ROLE_HOST ?? '' }] : []
+    })
   } catch {
     // A server without the view has no roles to add.
+    return []
   }
-  return list
 }
 
 /**
@@ -41,7 +42,8 @@ async function grantees(session: Session, currentUser: string): Promise<string[]
  * a schema grant (`app\_db`, `app%`) are matched the way the server does.
  */
 export async function readPrivileges(session: Session, currentUser: string): Promise<Set<string>> {
-  const who = await grantees(session, currentUser)
+  const roles = await enabledRoles(session)
+  const who = [granteeOf(currentUser), ...roles.map((role) => granteeOf(role.name, role.host))]
   const list = who.map(() => '?').join(', ')
   const rows = await session.query<{ p: string }>(
     `SELECT PRIVILEGE_TYPE AS p FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (${list})
@@ -50,7 +52,12 @@ export async function readPrivileges(session: Session, currentUser: string): Pro
        WHERE GRANTEE IN (${list}) AND TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'users'`,
     [...who, ...who, ...who],
   )
-  return new Set(rows.map((row) => row.p.toUpperCase()))
+  const privileges = new Set(rows.map((row) => row.p.toUpperCase()))
+  if (roles.length > 0) {
+    const database = await session.scalar<string>('SELECT DATABASE()')
+    for (const privilege of await enabledRolePrivileges(session, roles, database ?? '')) privileges.add(privilege)
+  }
+  return privileges
 }
 
 export interface Requirement {

@@ -15,7 +15,12 @@ const RETRYABLE_ERRNO = new Set([1205, 1213, 3101])
  */
 export function isInterruptedTriggerLoad(error: unknown): boolean {
   const e = error as { errno?: number; message?: string }
-  return e.errno === 1064 && /trigger has an error in its body|Trigger '.*' has an error in its body/.test(e.message ?? '')
+  if (e.errno === 1064) return /trigger has an error in its body|Trigger '.*' has an error in its body/.test(e.message ?? '')
+  // The same half-read trigger body can take one of its table aliases for a
+  // table: "Table '<db>.c' doesn't exist" (1146) for an application INSERT
+  // while pt-online-schema-change swapped users. c, p and g are the aliases
+  // in triggers/; the next statement loads the triggers whole.
+  return e.errno === 1146 && /Table '[^']*\.(c|p|g)' doesn't exist/.test(e.message ?? '')
 }
 
 /**

@@ -72,7 +72,7 @@ export async function runPreflight(session: Session, input: PreflightInput): Pro
   }
   if (server.logBin && server.binlogFormat === 'STATEMENT') {
     problems.push(
-      "binlog_format is STATEMENT: the drain takes queue entries with SKIP LOCKED, which a statement-based replica cannot replay the same way; SET GLOBAL binlog_format = 'MIXED' (or ROW) and in the server config",
+      "binlog_format is STATEMENT: the drain takes queue entries with SKIP LOCKED, which a statement-based replica cannot replay the same way; SET GLOBAL binlog_format = 'ROW' and in the server config (MIXED works too, but MySQL deprecates it)",
     )
   }
 
