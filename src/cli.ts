@@ -17,8 +17,10 @@ const COMMANDS = 'migrate, sql, check, verify, repair, drain, prune or serve'
 
 const program = new Command('family-sync')
   .description("Keep children's users.family_id in step with their parent's on MySQL/MariaDB")
-  .version(packageVersion(), '-V, --version')
+  .version(packageVersion(), '-v, --version')
   .option('--url <url>', 'mysql://user:password@host:port/database[?ssl-mode=...&ssl-ca=...] (default: $DATABASE_URL)')
+  .option('--password-file <path>', "read the password from this file (one trailing newline dropped), e.g. a mounted Kubernetes secret; the URL then holds none (default: $DATABASE_PASSWORD_FILE)")
+  .configureHelp({ showGlobalOptions: true })
   .showSuggestionAfterError()
   .exitOverride()
   .configureOutput({
@@ -45,7 +47,8 @@ registerServe(program)
 
 try {
   if (process.argv.length <= 2) throw new FamilySyncError(`a command is required: ${COMMANDS}; see family-sync --help`)
-  await program.parseAsync(process.argv)
+  // -V was the version flag before -v; both keep working.
+  await program.parseAsync(process.argv.length === 3 && process.argv[2] === '-V' ? [...process.argv.slice(0, 2), '--version'] : process.argv)
 } catch (error) {
   if (error instanceof CommanderError) {
     process.exitCode = error.exitCode === 0 ? EXIT_OK : EXIT_CANNOT_RUN

@@ -47,9 +47,12 @@ export function registerMigrate(program: Command): void {
   const migrate = program
     .command('migrate')
     .description('install, upgrade, remove or list family-sync migrations and stored objects')
-    .argument('[command]')
-    .action((command?: string) => {
-      throw new FamilySyncError(command ? `unknown migrate command '${command}': use up, down or status` : 'migrate needs a command: up, down or status (see family-sync migrate --help)')
+    // Its own action, for one clear line when the subcommand is missing or unknown; help stays a command.
+    .helpCommand(true)
+    .allowExcessArguments(true)
+    .action((_options, command: Command) => {
+      const [given] = command.args
+      throw new FamilySyncError(given ? `unknown migrate command '${given}': use up, down or status (see family-sync migrate --help)` : 'migrate needs a command: up, down or status (see family-sync migrate --help)')
     })
 
   lockOptions(
