@@ -53,7 +53,7 @@ describe('bad input', () => {
 describe('a database name with quotes and backticks', () => {
   let db: TestDatabase
   beforeAll(async () => {
-    db = await createTestDatabase({ name: `fs q'uo"te\`s ${Date.now() % 100000}` })
+    db = await createTestDatabase({ suffix: `q'uo"te\`s` })
     await insertBugReportPeople(db.knex)
     await createFamily(db.knex, 2, 'Sela', 1)
   })

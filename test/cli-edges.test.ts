@@ -1,6 +1,11 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { quoteIdentifier } from '../src/sql/identifiers.js'
+import { packageRoot } from '../src/paths.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli } from './helpers/cli.js'
-import { createTestDatabase, familyOf, serverUrl, type TestDatabase } from './helpers/database.js'
+import { createTestDatabase, familyOf, serverKnex, serverUrl, type TestDatabase } from './helpers/database.js'
 import { install, queueLength } from './helpers/install.js'
 
 const SECRET = 'Pa55-w0rd-x'
@@ -61,9 +66,30 @@ describe('usage', () => {
     },
   )
 
-  it('--help and --version exit 0; each command’s help names every field of its JSON', async () => {
+  it('help works as --help, help X and migrate help up; every command lists --url and --password-file; no usage line repeats itself', async () => {
+    const commands = [['migrate'], ['migrate', 'up'], ['migrate', 'down'], ['migrate', 'status'], ['sql'], ['check'], ['verify'], ['repair'], ['drain'], ['prune'], ['serve']]
+    for (const command of commands) {
+      const viaFlag = await runCli([...command, '--help'])
+      expect(viaFlag.code, command.join(' ')).toBe(0)
+      expect(viaFlag.stdout, command.join(' ')).toMatch(/--url <url>/)
+      expect(viaFlag.stdout, command.join(' ')).toMatch(/--password-file <path>/)
+      const usage = viaFlag.stdout.split('\n')[0]
+      expect(usage).toMatch(new RegExp(`^Usage: family-sync ${command.join(' ')} `))
+      expect(usage, usage).not.toMatch(/(\[\w+\]) \1/)
+      const viaCommand = await runCli(command.length === 1 ? ['help', ...command] : [command[0], 'help', ...command.slice(1)])
+      expect(viaCommand.code, command.join(' ')).toBe(0)
+      expect(viaCommand.stdout).toBe(viaFlag.stdout)
+    }
+  })
+
+  it('--help, --version, -v and -V exit 0; each command’s help names every field of its JSON', async () => {
     expect((await runCli(['--help'])).code).toBe(0)
-    expect((await runCli(['--version'])).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/)
+    const version = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version
+    for (const flag of ['--version', '-v', '-V']) {
+      const shown = await runCli([flag])
+      expect(shown.code, flag).toBe(0)
+      expect(shown.stdout.trim(), flag).toBe(version)
+    }
     const db = await createTestDatabase()
     try {
       await install(db.knex)
@@ -145,5 +171,79 @@ describe("the repair's trigger bypass", () => {
     } finally {
       await db.drop()
     }
+  })
+})
+
+describe('connection settings as deployments give them', () => {
+  const password = 'Fi1e-secret-pw'
+  const user = `fs_pwfile_${process.pid % 100000}`
+  const admin = serverKnex()
+  let db: TestDatabase
+  let dir: string
+  let file: string
+  const url = (withPassword = false) => {
+    const server = new URL(serverUrl())
+    return `mysql://${user}${withPassword ? `:${password}` : ''}@${server.host}/${encodeURIComponent(db.name)}`
+  }
+  beforeAll(async () => {
+    db = await createTestDatabase()
+    await db.knex.raw("INSERT INTO families (id, name) VALUES (1, 'one')")
+    await install(db.knex)
+    await admin.raw("DROP USER IF EXISTS ?@'%'", [user])
+    await admin.raw(`CREATE USER ?@'%' IDENTIFIED BY '${password}'`, [user])
+    await admin.raw(`GRANT SELECT, EXECUTE ON ${quoteIdentifier(db.name)}.* TO ?@'%'`, [user])
+    dir = mkdtempSync(join(tmpdir(), 'family-sync-secret-'))
+    // As Kubernetes mounts a secret: the value, often with a trailing newline.
+    file = join(dir, 'password')
+    writeFileSync(file, `${password}\n`)
+  })
+  afterAll(async () => {
+    await admin.raw("DROP USER IF EXISTS ?@'%'", [user])
+    await admin.destroy()
+    rmSync(dir, { recursive: true, force: true })
+    await db.drop()
+  })
+
+  it('takes the password from --password-file or DATABASE_PASSWORD_FILE, never prints it, and refuses it twice', async () => {
+    const byFlag = await runCli(['check', '--password-file', file, '--url', url()])
+    expect(byFlag.code, byFlag.stderr).toBe(0)
+    const byEnv = await runCli(['check', '--json', '--url', url()], { env: { DATABASE_PASSWORD_FILE: file } })
+    expect(byEnv.code, byEnv.stderr).toBe(0)
+    expect(JSON.parse(byEnv.stdout).ok).toBe(true)
+    // A failure after the connection (no such family) prints no password either.
+    const failing = await runCli(['check', '--family', '999999', '--url', url()], { env: { DATABASE_PASSWORD_FILE: file, DEBUG: 'family-sync' } })
+    expect(failing.code).toBe(2)
+    expect(failing.stdout + failing.stderr).not.toContain(password)
+    const twice = await runCli(['check', '--password-file', file, '--url', url(true)])
+    expect(twice.code).toBe(2)
+    expect(twice.stderr).toMatch(/^family-sync: the password is given twice, in the connection URL and in a password file: keep one\n$/)
+    const missing = await runCli(['check', '--password-file', join(dir, 'nope'), '--url', url()])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toMatch(/cannot read the password file .*nope: ENOENT/)
+    const wrong = join(dir, 'wrong')
+    writeFileSync(wrong, 'not-it')
+    const denied = await runCli(['check', '--password-file', wrong, '--url', url()])
+    expect(denied.code).toBe(2)
+    expect(denied.stderr).toMatch(/access denied for user/)
+    expect(denied.stderr).not.toContain('not-it')
+  })
+
+  it('check --family of a family that does not exist exits 2 saying so, in every output', async () => {
+    for (const format of [[], ['--json'], ['--prometheus']]) {
+      const result = await runCli(['check', '--family', '999999', ...format, '--url', db.url])
+      expect(result.code, format.join(' ')).toBe(2)
+      expect(result.stdout, format.join(' ')).toBe('')
+      expect(result.stderr).toBe('family-sync: there is no family 999999 (no row with that id in families): check the id\n')
+    }
+  })
+
+  it('a bad socket path and a parameter other tools use are one line each, saying what to do', async () => {
+    const socket = await runCli(['check', '--url', 'mysql://root@localhost/x?socket=/nonexistent/mysqld.sock'])
+    expect(socket.code).toBe(2)
+    expect(socket.stderr).toBe("family-sync: cannot connect through the socket /nonexistent/mysqld.sock: no such file; check socket= in the connection URL (the server's own path is its @@socket)\n")
+    const charset = await runCli(['check', '--url', `${db.url}?charset=utf8mb4`])
+    expect(charset.code).toBe(2)
+    expect(charset.stderr.trim().split('\n')).toHaveLength(1)
+    expect(charset.stderr).toMatch(/parameter 'charset' .*: family-sync always talks utf8mb4; remove it/)
   })
 })

@@ -1,13 +1,14 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import knexFactory, { type Knex } from 'knex'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import { isInterruptedTriggerLoad } from '../src/db/retry.js'
 import { isRetryableWriteError } from '../src/library.js'
 import { runCli } from './helpers/cli.js'
 import { APP_SCHEMA } from './helpers/database.js'
 import { updateBypassingTriggers } from './helpers/family.js'
 import { MARIADBD, startServer, type ExtraServer } from './helpers/servers.js'
+import { describeWhen, NEEDS_MARIADBD } from './helpers/requires.js'
 
 // MariaDB parses a table's triggers whenever a statement opens the table
 // afresh. A statement interrupted during that parse (KILL QUERY here; on
@@ -16,7 +17,7 @@ import { MARIADBD, startServer, type ExtraServer } from './helpers/servers.js'
 // met it as application writes failing with that error while other nodes
 // wrote the same rows. These tests run on a server of their own: they flush
 // tables and kill queries many times a second, and edit a trigger file.
-describe.skipIf(!MARIADBD)('a statement interrupted while the server loads the triggers of users', () => {
+describeWhen(MARIADBD, NEEDS_MARIADBD)('a statement interrupted while the server loads the triggers of users', () => {
   let server: ExtraServer
   let admin: Knex
   let app: Knex

@@ -20,9 +20,10 @@ async function killWhen(db: TestDatabase, args: string[], ready: () => Promise<b
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
   await new Promise((resolve) => setTimeout(resolve, extraDelayMs))
-  const killed = child.kill('SIGKILL')
+  const running = child.exitCode === null && child.signalCode === null
+  child.kill('SIGKILL')
   await closed
-  return killed
+  return running
 }
 
 describe('kill -9 during the backfill', () => {
@@ -77,26 +78,39 @@ describe('kill -9 during the backfill', () => {
 })
 
 describe('kill -9 during migrate up, between objects', () => {
-  it('at several early points: a rerun completes and verify exits 0', async () => {
-    for (const delayMs of [40, 120, 250, 400]) {
+  async function storedObjects(db: TestDatabase): Promise<number> {
+    const [row] = await rows<{ n: number }>(
+      db.knex,
+      `SELECT (SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE())
+            + (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()) AS n`,
+    )
+    return Number(row.n)
+  }
+
+  it('once some of the objects exist, at several points: a rerun completes and verify exits 0', async () => {
+    const killedAt: number[] = []
+    for (const present of [1, 2, 4, 6]) {
       const db = await createTestDatabase()
       try {
         await db.knex.raw("INSERT INTO families (id, name) VALUES (1, 'f')")
         await db.knex.raw("INSERT INTO users (id, username, family_id) VALUES (1, 'p', 1)")
         await db.knex.raw("INSERT INTO users (id, username, parent_id) VALUES (2, 'c', 1)")
-        const child = startCli(['migrate', 'up', '--url', db.url])
-        const closed = new Promise((resolve) => child.on('close', resolve))
-        await new Promise((resolve) => setTimeout(resolve, delayMs))
-        child.kill('SIGKILL')
-        await closed
-        const rerun = await runCli(['migrate', 'up', '--url', db.url])
-        expect(rerun.code, `killed after ${delayMs} ms: ${rerun.stderr}`).toBe(0)
+        const args = ['migrate', 'up', '--url', db.url]
+        const killed = await killWhen(db, args, async () => (await storedObjects(db)) >= present, 0)
+        // The kill landed on a running migrate up that had made some of the objects.
+        expect(killed, `migrate up ended before ${present} objects existed`).toBe(true)
+        const existed = await storedObjects(db)
+        expect(existed).toBeGreaterThanOrEqual(present)
+        killedAt.push(existed)
+        const rerun = await runCli(args)
+        expect(rerun.code, `killed with ${existed} objects: ${rerun.stderr}`).toBe(0)
         const verify = await runCli(['verify', '--json', '--url', db.url])
-        expect(verify.code, `killed after ${delayMs} ms: ${verify.stdout}`).toBe(0)
+        expect(verify.code, `killed with ${existed} objects: ${verify.stdout}`).toBe(0)
         expect(await mismatchCount(db.knex)).toBe(0)
       } finally {
         await db.drop()
       }
     }
+    console.log(`migrate up killed with ${killedAt.join(', ')} of its triggers and procedures in place`)
   }, 120_000)
 })

@@ -5,13 +5,14 @@ import { join } from 'node:path'
 import parsePrometheus from 'parse-prometheus-text-format'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { scopedMismatches } from '../src/check/consistency.js'
-import { checkConsistency, repairFamilyIds, verifyTriggers } from '../src/library.js'
+import { checkConsistency, repairFamilyIds, verifyTriggers, watchSyncQueue } from '../src/library.js'
 import { packageRoot } from '../src/paths.js'
 import { shippedCatalogue, STORED_OBJECTS } from '../src/db/catalogue.js'
 import { runCli, startCli } from './helpers/cli.js'
 import { createTestDatabase, familyOf, rows, serverKnex, type TestDatabase } from './helpers/database.js'
 import { install, queueLength } from './helpers/install.js'
 import { populate } from './helpers/populate.js'
+import { until } from './helpers/wait.js'
 
 async function seedFamilies(db: TestDatabase) {
   await db.knex.raw("INSERT INTO families (id, name) VALUES (1, 'one'), (2, 'two'), (3, 'three')")
@@ -50,6 +51,17 @@ describe('check, verify and repair around a dropped trigger', () => {
     expect(v.ok).toBe(false)
     expect(v.objects.find((o: { name: string }) => o.name === 'inherit_parent_family_id_on_update')).toMatchObject({ present: false, upToDate: false })
     expect(v.problems.join(' ')).toContain('inherit_parent_family_id_on_update is missing')
+    // What a scrape sees of the same: one verify problem, the trigger absent and so not up to date, the others fine.
+    const scraped = parsePrometheus((await runCli(['check', '--prometheus', '--url', db.url])).stdout) as Array<{ name: string; metrics: Array<{ value: string; labels?: Record<string, string> }> }>
+    const sample = (name: string, object?: string) => scraped.find((f) => f.name === name)?.metrics.find((m) => !object || m.labels?.name === object)?.value
+    expect(sample('family_sync_verify_problems')).toBe(String(v.problems.length))
+    expect(v.problems.length).toBeGreaterThan(0)
+    expect(sample('family_sync_object_present', 'inherit_parent_family_id_on_update')).toBe('0')
+    expect(sample('family_sync_object_up_to_date', 'inherit_parent_family_id_on_update')).toBe('0')
+    expect(sample('family_sync_object_up_to_date', 'sync_children_family_id')).toBe('1')
+    expect(sample('family_sync_mismatches')).toBe('1')
+    expect(sample('family_sync_mismatches_pending')).toBe('0')
+    expect(sample('family_sync_ok')).toBe('0')
 
     const dry = await runCli(['repair', '--dry-run', '--json', '--url', db.url])
     expect(JSON.parse(dry.stdout)).toMatchObject({ fixed: 1, dryRun: true })
@@ -89,6 +101,29 @@ describe('check, verify and repair around a dropped trigger', () => {
   })
 })
 
+describe('watchSyncQueue', () => {
+  it('drains what the application queues while it runs, and resolves with the count once aborted', async () => {
+    const db = await installedDatabase()
+    const stop = new AbortController()
+    try {
+      const watching = watchSyncQueue(db.knex, { signal: stop.signal })
+      await db.knex.raw('UPDATE users SET family_id = 3 WHERE id = 1')
+      await db.knex.raw('UPDATE users SET family_id = 2 WHERE id = 1')
+      const followed = await until(async () => (await familyOf(db.knex, 10)) === 2 && (await familyOf(db.knex, 11)) === 2, 10_000)
+      stop.abort()
+      const result = await watching
+      expect(followed).toBe(true)
+      expect(result.applied).toBeGreaterThanOrEqual(1)
+      expect(result.calls).toBeGreaterThanOrEqual(1)
+      expect(result.outages).toBe(0)
+      expect(await queueLength(db.knex)).toBe(0)
+    } finally {
+      stop.abort()
+      await db.drop()
+    }
+  })
+})
+
 describe('queued work in check', () => {
   let db: TestDatabase
   beforeAll(async () => {
@@ -115,6 +150,8 @@ describe('queued work in check', () => {
     const families = parsePrometheus(result.stdout) as Array<{ name: string; metrics: Array<{ value: string; labels?: Record<string, string> }> }>
     const value = (name: string) => Number(families.find((f) => f.name === name)?.metrics[0].value)
     expect(value('family_sync_mismatches')).toBe(2)
+    // Both are children of the queued parent: pending, and no problem of their own.
+    expect(value('family_sync_mismatches_pending')).toBe(2)
     expect(value('family_sync_queue_pending')).toBe(1)
     expect(value('family_sync_queue_oldest_age_seconds')).toBeGreaterThan(10)
     const present = families.find((f) => f.name === 'family_sync_object_present')!.metrics

@@ -2,6 +2,8 @@ import { spawn } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { lockNameFor } from '../src/migrator/lock.js'
 import { createMigrator } from '../src/migrator/create-migrator.js'
+import { until } from './helpers/wait.js'
+import { holdDrainEvent } from './helpers/install.js'
 import { runCli, startCli } from './helpers/cli.js'
 import { populate } from './helpers/populate.js'
 import { createTestDatabase, serverKnex, type TestDatabase } from './helpers/database.js'
@@ -79,7 +81,15 @@ describe('lock integrity', () => {
       const connection = await holder.client.acquireConnection()
       await holder.raw('SELECT GET_LOCK(?, 5)', [lockNameFor(db.name)]).connection(connection)
       const waiting = runCli(['migrate', 'up', '--lock-timeout', '30', '--url', db.url])
-      await new Promise((resolve) => setTimeout(resolve, 1000))
+      // The second migrate is waiting for the lock: its GET_LOCK shows in the processlist.
+      const queued = await until(async () => {
+        const [[row]] = (await db.knex.raw(
+          "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ? AND STATE = 'User lock' AND INFO LIKE '%GET_LOCK%'",
+          [db.name],
+        )) as [[{ n: number }]]
+        return Number(row.n) > 0
+      }, 20_000)
+      expect(queued).toBe(true)
       await db.knex.raw('DROP TRIGGER inherit_parent_family_id_on_insert')
       await holder.raw('SELECT RELEASE_LOCK(?)', [lockNameFor(db.name)]).connection(connection)
       await holder.client.releaseConnection(connection)
@@ -138,6 +148,8 @@ describe('lock integrity', () => {
       connection: db.url,
       pool: { min: 0, max: 1, afterCreate: (conn: { query: (sql: string, cb: (e: Error | null) => void) => void }, done: (e: Error | null, c: unknown) => void) => conn.query('SET SESSION wait_timeout = 1', (e) => done(e, conn)) },
     })
+    // The event (scheduler ON) would drain beside the backfill and slow its tiny batches down to a crawl.
+    const releaseEvent = await holdDrainEvent(db.name)
     try {
       await populate(db.knex, 10_000, 6)
       const started = Date.now()
@@ -146,6 +158,7 @@ describe('lock integrity', () => {
       const [[{ n }]] = (await db.knex.raw('SELECT COUNT(*) AS n FROM family_sync_audit')) as [[{ n: number }]]
       expect(Number(n)).toBe(30_000)
     } finally {
+      await releaseEvent()
       await short.destroy()
       await db.drop()
     }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { checkConsistency, repairFamilyIds } from '../src/library.js'
 import { runCli } from './helpers/cli.js'
 import { APP_SCHEMA, createTestDatabase, rows, serverKnex, type TestDatabase } from './helpers/database.js'
-import { mismatchCount } from './helpers/family.js'
+import { mismatchCount, updateBypassingTriggers } from './helpers/family.js'
 import { install } from './helpers/install.js'
 import { populate } from './helpers/populate.js'
 
@@ -155,4 +155,36 @@ describe(`repair beside four application writers that never retry, for ${SECONDS
       await db.drop()
     }
   }, (SECONDS + 60) * 1000)
+})
+
+describe('a mismatch the application holds throughout', () => {
+  it('is left, never waited for: repair exits 1 saying it remains, in JSON too; once released, repair fixes it', async () => {
+    const db = await createTestDatabase()
+    const holder = serverKnex(db.name, { min: 1, max: 1 })
+    try {
+      await db.knex.raw("INSERT INTO families (id, name) VALUES (1, 'one'), (2, 'two')")
+      await db.knex.raw("INSERT INTO users (id, username, family_id) VALUES (1, 'parent', 1)")
+      await db.knex.raw("INSERT INTO users (id, username, parent_id) VALUES (2, 'held', 1), (3, 'free', 1)")
+      await install(db.knex)
+      await updateBypassingTriggers(db.knex, 'UPDATE users SET family_id = 2 WHERE id IN (2, 3)')
+      const started = Date.now()
+      await holder.transaction(async (trx) => {
+        await trx.raw('SELECT id FROM users WHERE id = 2 FOR UPDATE')
+        const held = await runCli(['repair', '--json', '--url', db.url])
+        expect(held.code, held.stderr).toBe(1)
+        expect(JSON.parse(held.stdout)).toMatchObject({ fixed: 1, remaining: 1 })
+        const human = await runCli(['repair', '--url', db.url])
+        expect(human.code).toBe(1)
+        expect(human.stdout).toMatch(/problem: 1 mismatches remain \(rows the application held throughout\): run repair again/)
+      })
+      console.log(`repair beside a held row: two runs and the release in ${Date.now() - started} ms`)
+      const released = await runCli(['repair', '--json', '--url', db.url])
+      expect(released.code, released.stderr).toBe(0)
+      expect(JSON.parse(released.stdout)).toMatchObject({ fixed: 1, remaining: 0 })
+      expect(await mismatchCount(db.knex)).toBe(0)
+    } finally {
+      await holder.destroy()
+      await db.drop()
+    }
+  })
 })

@@ -2,20 +2,21 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import { connect } from '../src/connection/connect.js'
 import { parseDatabaseUrl } from '../src/connection/url.js'
 import { runCli } from './helpers/cli.js'
-import { APP_SCHEMA, serverUrl } from './helpers/database.js'
+import { APP_SCHEMA } from './helpers/database.js'
 import { MARIADBD, startServer, type ExtraServer } from './helpers/servers.js'
 import { admin, exec } from './helpers/topology.js'
+import { describeWhen, NEEDS_MARIADBD } from './helpers/requires.js'
 
 function openssl(dir: string, ...args: string[]): void {
   const run = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' })
   if (run.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${run.stderr}`)
 }
 
-/** A CA and a server certificate it signed for 127.0.0.1, and a second CA that signed nothing here. */
+/** A CA, a server certificate it signed for 127.0.0.1, a client certificate it signed, and a second CA that signed nothing here. */
 function certificates(dir: string): void {
   for (const ca of ['ca', 'other-ca']) {
     openssl(dir, 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=family-sync test ${ca}`, '-keyout', `${ca}-key.pem`, '-out', `${ca}.pem`)
@@ -23,6 +24,8 @@ function certificates(dir: string): void {
   writeFileSync(join(dir, 'san.cnf'), 'subjectAltName = IP:127.0.0.1\n')
   openssl(dir, 'req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', 'server-key.pem', '-out', 'server.csr')
   openssl(dir, 'x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-days', '2', '-extfile', 'san.cnf', '-out', 'server-cert.pem')
+  openssl(dir, 'req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=family-sync client', '-keyout', 'client-key.pem', '-out', 'client.csr')
+  openssl(dir, 'x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-days', '2', '-out', 'client-cert.pem')
 }
 
 async function encrypted(url: string): Promise<string> {
@@ -35,7 +38,7 @@ async function encrypted(url: string): Promise<string> {
   }
 }
 
-describe.skipIf(!MARIADBD)('TLS through the mysql client’s URL parameters', () => {
+describeWhen(MARIADBD, NEEDS_MARIADBD)('TLS through the mysql client’s URL parameters', () => {
   let dir: string
   let server: ExtraServer
   let app: string
@@ -66,7 +69,46 @@ describe.skipIf(!MARIADBD)('TLS through the mysql client’s URL parameters', ()
     expect((await runCli(['check', '--url', `${app}?ssl-mode=VERIFY_IDENTITY&ssl-ca=${ca}`])).code).toBe(0)
     const wrongName = await runCli(['check', '--url', `${app.replace('127.0.0.1', 'localhost')}?ssl-mode=VERIFY_IDENTITY&ssl-ca=${ca}`])
     expect(wrongName.code).toBe(2)
-    expect(wrongName.stderr).toMatch(/TLS to localhost:\d+ failed: the server's certificate could not be verified/)
+    expect(wrongName.stderr).toMatch(
+      /^family-sync: TLS to localhost:\d+ failed: the server's certificate is for 127\.0\.0\.1, not localhost; connect by a name the certificate holds, or use ssl-mode=VERIFY_CA to check the CA only\n$/,
+    )
+  })
+
+  it('REQUIRED with a CA file warns, as the mysql client does, that nothing is verified', async () => {
+    const check = await runCli(['check', '--url', `${app}?ssl-mode=REQUIRED&ssl-ca=${join(dir, 'other-ca.pem')}`])
+    expect(check.code, check.stderr).toBe(0)
+    expect(check.stderr).toBe(
+      "family-sync: warning: ssl-mode=REQUIRED does not verify the server's certificate, so ssl-ca is not used: use ssl-mode=VERIFY_CA (or VERIFY_IDENTITY) to verify against it\n",
+    )
+  })
+
+  it('a refusal by require_secure_transport or an account that requires TLS says to use ssl-mode and a client certificate', async () => {
+    const root = admin(server.url)
+    try {
+      await root.raw("CREATE USER 'x509'@'%' IDENTIFIED BY 'X509-pw-1' REQUIRE X509")
+      await root.raw("GRANT SELECT, EXECUTE ON app.* TO 'x509'@'%'")
+      const x509 = app.replace('mysql://root@', "mysql://x509:X509-pw-1@")
+      const noCert = await runCli(['check', '--url', `${x509}?ssl-mode=REQUIRED`])
+      expect(noCert.code).toBe(2)
+      expect(noCert.stderr).toMatch(/access denied for user 'x509' .*if the account requires a client certificate \(REQUIRE X509, SUBJECT or ISSUER\), add ssl-cert=/)
+      expect(noCert.stderr).not.toContain('X509-pw-1')
+      const plain = await runCli(['check', '--url', `${x509}?ssl-mode=DISABLED`])
+      expect(plain.code).toBe(2)
+      expect(plain.stderr).toMatch(/the connection was not encrypted: if the account requires TLS \(REQUIRE SSL or X509\) .*use ssl-mode=REQUIRED \(with ssl-cert and ssl-key for REQUIRE X509\)/)
+      const withCert = await runCli(['check', '--url', `${x509}?ssl-mode=VERIFY_CA&ssl-ca=${join(dir, 'ca.pem')}&ssl-cert=${join(dir, 'client-cert.pem')}&ssl-key=${join(dir, 'client-key.pem')}`])
+      expect(withCert.code, withCert.stderr).toBe(0)
+
+      await root.raw('SET GLOBAL require_secure_transport = ON')
+      const refused = await runCli(['check', '--url', `${app}?ssl-mode=DISABLED`])
+      expect(refused.code).toBe(2)
+      expect(refused.stderr.trim().split('\n')).toHaveLength(1)
+      expect(refused.stderr).toMatch(/access denied for user 'root' .*the connection was not encrypted: .*require_secure_transport=ON, use ssl-mode=REQUIRED/)
+      expect((await runCli(['check', '--url', `${app}?ssl-mode=REQUIRED`])).code).toBe(0)
+    } finally {
+      await root.raw('SET GLOBAL require_secure_transport = OFF')
+      await root.raw("DROP USER IF EXISTS 'x509'@'%'")
+      await root.destroy()
+    }
   })
 
   it('VERIFY_CA with another CA is exit 2, one line', async () => {
@@ -90,11 +132,21 @@ describe.skipIf(!MARIADBD)('TLS through the mysql client’s URL parameters', ()
   })
 })
 
-describe('TLS against a server that offers none', () => {
+describeWhen(MARIADBD, NEEDS_MARIADBD)('TLS against a server that offers none', () => {
+  let server: ExtraServer
+  beforeAll(async () => {
+    server = await startServer()
+  }, 120_000)
+  afterAll(async () => {
+    await server?.remove()
+  })
+
   it('ssl-mode=REQUIRED is exit 2; PREFERRED falls back to plaintext', async () => {
-    const url = `${serverUrl()}/mysql`
-    const have = await admin(serverUrl()).raw("SHOW VARIABLES LIKE 'have_ssl'").then(async ([rows]: [Array<{ Value: string }>]) => rows[0]?.Value)
-    if (have === 'YES') return expect(have).toBe('YES')
+    const url = `${server.url}/mysql`
+    const root = admin(server.url)
+    const [[{ Value: have }]] = (await root.raw("SHOW VARIABLES LIKE 'have_ssl'")) as [[{ Value: string }]]
+    await root.destroy()
+    expect(have).not.toBe('YES')
     const required = await runCli(['check', '--url', `${url}?ssl-mode=REQUIRED`])
     expect(required.code).toBe(2)
     expect(required.stderr).toMatch(/does not offer TLS, and ssl-mode=REQUIRED requires it/)

@@ -5,6 +5,7 @@ import { packageRoot } from '../src/paths.js'
 import { STORED_OBJECTS } from '../src/db/catalogue.js'
 import { runCli } from './helpers/cli.js'
 import { createTestDatabase, familyOf, rows } from './helpers/database.js'
+import { holdDrainEvent } from './helpers/install.js'
 
 // The last commit of family-sync 0.1 whose objects a database may still hold.
 const EARLIER = 'f7b7acf'
@@ -29,6 +30,7 @@ const EARLIER_QUEUE = `CREATE TABLE family_sync_queue (
 describe('a database installed by family-sync 0.1', () => {
   it('is brought up to date by migrate up alone: new columns and tables, every object replaced, queued work kept', async () => {
     const db = await createTestDatabase()
+    let releaseEvent = async () => {}
     try {
       // What 0.1's migrate up left: its tables, its six migrations, its objects.
       await db.knex.raw(EARLIER_QUEUE)
@@ -39,10 +41,13 @@ describe('a database installed by family-sync 0.1', () => {
       for (const name of ['0001_preflight', '0002_create_sync_tables', '0003_install_triggers', '0004_install_drain_procedure', '0005_install_drain_event', '0006_backfill_family_ids']) {
         await db.knex.raw('INSERT INTO family_sync_migrations (name) VALUES (?)', [name])
       }
-      for (const object of EARLIER_OBJECTS) {
+      // 0.1's event is left out: it has no guard a test can hold, and with the scheduler ON (as on
+      // MySQL) it would drain the entry this test follows. migrate up installs the current one.
+      for (const object of EARLIER_OBJECTS.filter((o) => o.kind !== 'event')) {
         const [create] = splitScript(earlierFile(`triggers/${object.name}.sql`))
         await db.knex.raw(create)
       }
+      releaseEvent = await holdDrainEvent(db.name)
       // Work 0.1's triggers queued before the upgrade.
       await db.knex.raw("INSERT INTO families (id, name) VALUES (1, 'one'), (2, 'two')")
       await db.knex.raw("INSERT INTO users (id, username, family_id) VALUES (1, 'parent', 1)")
@@ -54,7 +59,7 @@ describe('a database installed by family-sync 0.1', () => {
       // and the objects 0.1 did not have.
       const changed = STORED_OBJECTS.filter((o) => o.name !== 'inherit_parent_family_id_on_insert')
       const status = JSON.parse((await runCli(['migrate', 'status', '--json', '--url', db.url])).stdout)
-      expect(status.pending).toEqual(['0007_queue_retries_and_liveness', '0008_record_owners_and_versions', ...changed.map((o) => o.name)])
+      expect(status.pending).toEqual(['0007_queue_retries_and_liveness', '0008_record_owners_and_versions', '0009_create_drain_log', ...changed.map((o) => o.name)])
 
       const up = await runCli(['migrate', 'up', '--url', db.url])
       expect(up.code, up.stderr).toBe(0)
@@ -69,6 +74,7 @@ describe('a database installed by family-sync 0.1', () => {
       expect(await familyOf(db.knex, 2)).toBe(2)
       expect((await runCli(['migrate', 'up', '--url', db.url])).stdout).toContain('nothing to migrate')
     } finally {
+      await releaseEvent()
       await db.drop()
     }
   })

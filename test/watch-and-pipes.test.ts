@@ -1,12 +1,15 @@
+import { spawn } from 'node:child_process'
 import knexFactory, { type Knex } from 'knex'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { until } from './helpers/wait.js'
-import { runCli, startCli } from './helpers/cli.js'
+import { CLI, runCli, startCli } from './helpers/cli.js'
 import { APP_SCHEMA, createTestDatabase } from './helpers/database.js'
+import { install } from './helpers/install.js'
 import { populate } from './helpers/populate.js'
 import { MARIADBD, startServer, type ExtraServer } from './helpers/servers.js'
+import { describeWhen, NEEDS_MARIADBD } from './helpers/requires.js'
 
-describe.skipIf(!MARIADBD)('drain --watch as a sidecar', () => {
+describeWhen(MARIADBD, NEEDS_MARIADBD)('drain --watch as a sidecar', () => {
   let server: ExtraServer
   beforeAll(async () => {
     server = await startServer()
@@ -77,4 +80,28 @@ describe('a closed stdout pipe', () => {
       await db.drop()
     }
   })
+
+  it('drain --watch | head -1 ends while idle, when there is nothing to write that would fail: exit 0 within seconds', async () => {
+    const db = await createTestDatabase()
+    try {
+      await install(db.knex)
+      // A shell pipe, as an operator types it (node's own child pipes are sockets, not pipes).
+      const started = Date.now()
+      const pipeline = spawn('bash', ['-c', 'set -o pipefail; "$0" "$1" drain --watch --url "$2" | head -1', process.execPath, CLI, db.url])
+      let stdout = ''
+      let stderr = ''
+      pipeline.stdout.on('data', (chunk) => (stdout += chunk))
+      pipeline.stderr.on('data', (chunk) => (stderr += chunk))
+      const closed = new Promise<number | null>((resolve) => pipeline.on('close', resolve))
+      const code = await Promise.race([closed, new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 15_000))])
+      if (code === 'still running') pipeline.kill('SIGKILL')
+      console.log(`drain --watch | head -1, idle: the pipeline ended after ${Date.now() - started} ms`)
+      expect(stdout).toBe('draining; stop with SIGINT or SIGTERM\n')
+      expect(code, stderr).toBe(0)
+      expect(stderr).not.toMatch(/EPIPE|Error|\n\s+at /)
+    } finally {
+      await db.drop()
+    }
+  })
+
 })

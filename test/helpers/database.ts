@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import knexFactory, { type Knex } from 'knex'
 import { inject } from 'vitest'
+import { DATABASE_PREFIX, killConnectionsOf } from './sweep.js'
 import { quoteIdentifier } from '../../src/sql/identifiers.js'
 
 export interface TestDatabase {
@@ -38,7 +39,7 @@ export function serverUrl(): string {
   return inject('serverUrl')
 }
 
-export function serverKnex(database?: string): Knex {
+export function serverKnex(database?: string, pool: { min: number; max: number } = { min: 0, max: 10 }): Knex {
   const url = new URL(serverUrl())
   return knexFactory({
     client: 'mysql2',
@@ -51,13 +52,18 @@ export function serverKnex(database?: string): Knex {
       supportBigNumbers: true,
       dateStrings: true,
     },
-    pool: { min: 0, max: 10 },
+    pool,
   })
 }
 
+/** A name in this run's namespace, so that the run's end (or the next run) drops it whatever happens to the test. */
+export function testDatabaseName(suffix = randomBytes(4).toString('hex')): string {
+  return `${DATABASE_PREFIX}${inject('runId')}_${suffix}`
+}
+
 /** A fresh database with the application's tables (or none, with `schema: []`). */
-export async function createTestDatabase(options: { schema?: string[]; name?: string } = {}): Promise<TestDatabase> {
-  const name = options.name ?? `fs_test_${randomBytes(5).toString('hex')}`
+export async function createTestDatabase(options: { schema?: string[]; suffix?: string } = {}): Promise<TestDatabase> {
+  const name = testDatabaseName(options.suffix)
   const admin = serverKnex()
   await admin.raw(`CREATE DATABASE ${quoteIdentifier(name)}`)
   await admin.destroy()
@@ -67,11 +73,17 @@ export async function createTestDatabase(options: { schema?: string[]; name?: st
     name,
     url: `${serverUrl()}/${encodeURIComponent(name)}`,
     knex,
+    // By name, on a connection of its own, after ending whatever still has a
+    // transaction open in it: a test that timed out must not leave it behind.
     async drop() {
-      await knex.destroy()
       const cleanup = serverKnex()
-      await cleanup.raw(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)}`)
-      await cleanup.destroy()
+      try {
+        await killConnectionsOf(cleanup, name)
+        await cleanup.raw(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)}`)
+      } finally {
+        await cleanup.destroy()
+        await knex.destroy()
+      }
     },
   }
 }
@@ -84,4 +96,10 @@ export async function rows<T = Record<string, unknown>>(knex: Knex, sql: string,
 export async function familyOf(knex: Knex, id: number): Promise<number | null> {
   const [row] = await rows<{ family_id: number | null }>(knex, 'SELECT family_id FROM users WHERE id = ?', [id])
   return row.family_id
+}
+
+/** Whether the server behind this knex is MySQL (not MariaDB): a few statements and grants differ. */
+export async function isMySql(knex: Knex): Promise<boolean> {
+  const [[row]] = (await knex.raw('SELECT VERSION() AS v')) as [[{ v: string }]]
+  return !/mariadb/i.test(row.v)
 }

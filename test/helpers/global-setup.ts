@@ -1,8 +1,10 @@
 import type { TestProject } from 'vitest/node'
+import { newRunId, sweep } from './sweep.js'
 
 declare module 'vitest' {
   export interface ProvidedContext {
     serverUrl: string
+    runId: string
   }
 }
 
@@ -11,21 +13,29 @@ declare module 'vitest' {
 // (Docker needed); the topology tests need mariadbd and skip themselves then.
 // Neither available is a failure with instructions, never a silent skip.
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const run = newRunId()
+  project.provide('runId', run)
   const given = process.env.TEST_DATABASE_URL
   if (given) {
     const server = new URL(given)
     server.pathname = ''
-    project.provide('serverUrl', server.toString().replace(/\/$/, ''))
-    return async () => {}
+    const url = server.toString().replace(/\/$/, '')
+    project.provide('serverUrl', url)
+    const stale = await sweep(url)
+    if (stale.length > 0) console.warn(`dropped ${stale.length} test database(s) an earlier run left behind: ${stale.join(', ')}`)
+    // Whatever a timed-out test could not drop goes at the end of the run.
+    return async () => {
+      await sweep(url, run)
+    }
   }
   try {
     const { MySqlContainer } = await import('@testcontainers/mysql')
-    // MySQL 8 logs binary by default, and its scheduler is ON by default; the
-    // tests' accounts have no SET_ANY_DEFINER, and tests that count queue rows
-    // turn the scheduler on themselves, as on MariaDB.
+    // MySQL 8 logs binary by default and runs its event scheduler by default:
+    // the suite runs on it as MySQL ships (the tests' accounts have no
+    // SET_ANY_DEFINER, hence log_bin_trust_function_creators).
     const container = await new MySqlContainer('mysql:8.4')
       .withRootPassword('family-sync')
-      .withCommand(['--log-bin-trust-function-creators=1', '--event-scheduler=OFF'])
+      .withCommand(['--log-bin-trust-function-creators=1'])
       .start()
     project.provide('serverUrl', `mysql://root:family-sync@${container.getHost()}:${container.getPort()}`)
     return async () => {

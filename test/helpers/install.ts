@@ -2,18 +2,49 @@ import type { Knex } from 'knex'
 import { createMigrator } from '../../src/migrator/create-migrator.js'
 import { drainSyncQueue } from '../../src/library.js'
 import type { MigratorOptions } from '../../src/migrator/migrator.js'
-import { rows } from './database.js'
+import { EVENT_LOCK_SQL } from '../../src/db/liveness.js'
+import { rows, serverKnex } from './database.js'
 
 /**
  * Runs every migration in-process. Without `keepEvent` the drain event is
- * dropped again: the event scheduler is global, and a test that turns it on
- * must not drain the queues other test files are looking at (on MySQL the
- * scheduler is ON by default, so this matters there all the time).
+ * dropped again, and a run of it already under way is waited for: tests
+ * that look at the queue must see it as they left it, on MySQL (scheduler ON
+ * by default) as on MariaDB.
  */
 export async function install(knex: Knex, options: { keepEvent?: boolean } & MigratorOptions = {}): Promise<void> {
   const { keepEvent, ...migratorOptions } = options
   await createMigrator(knex, { lockTimeoutSeconds: 60, ...migratorOptions }).up()
-  if (!keepEvent) await knex.raw('DROP EVENT IF EXISTS family_sync_drain_every_second')
+  if (!keepEvent) {
+    await knex.raw('DROP EVENT IF EXISTS family_sync_drain_every_second')
+    await knex.transaction(async (trx) => {
+      // The event's run holds this lock from before its CALL to after it.
+      const [[{ got }]] = (await trx.raw(`SELECT GET_LOCK(${EVENT_LOCK_SQL}, 30) AS got`)) as [[{ got: number }]]
+      if (Number(got) !== 1) throw new Error('a run of the drain event did not end within 30 s')
+      await trx.raw(`DO RELEASE_LOCK(${EVENT_LOCK_SQL})`)
+    })
+  }
+}
+
+/**
+ * Keeps the drain event of this database from running (its guard takes this
+ * lock first and skips the run when another session holds it), the event
+ * itself left as migrate up made it: for tests of an installation made
+ * through the CLI that look at the queue, with the scheduler ON or OFF.
+ * check sees the lock as a drain running. Resolves once no run is under way.
+ */
+export async function holdDrainEvent(database: string): Promise<() => Promise<void>> {
+  const holder = serverKnex(database, { min: 1, max: 1 })
+  try {
+    await holder.transaction(async (trx) => {
+      const [[{ got }]] = (await trx.raw(`SELECT GET_LOCK(${EVENT_LOCK_SQL}, 30) AS got`)) as [[{ got: number }]]
+      if (Number(got) !== 1) throw new Error('a run of the drain event did not end within 30 s')
+    })
+  } catch (error) {
+    await holder.destroy()
+    throw error
+  }
+  // The pool's one connection keeps the lock until it closes.
+  return () => holder.destroy()
 }
 
 export async function drain(knex: Knex): Promise<number> {

@@ -1,15 +1,16 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { packageRoot } from '../../src/paths.js'
+import { describeWhen } from '../helpers/requires.js'
 
 // monitoring/: every alert has a promtool unit test, and they pass. promtool
 // comes with Debian's prometheus package; .ci/run puts it on PATH.
 const PROMTOOL = [process.env.PROMTOOL, '/usr/local/bin/promtool', '/usr/bin/promtool'].find((p) => p && existsSync(p))
 const dir = join(packageRoot(), 'monitoring')
 
-describe.skipIf(!PROMTOOL)('monitoring/ rules', () => {
+describeWhen(PROMTOOL, 'needs promtool (Debian: apt-get download prometheus, then dpkg -x and copy usr/bin/promtool; or set PROMTOOL)')('monitoring/ rules', () => {
   it('promtool checks the rules and runs their unit tests', () => {
     const check = spawnSync(PROMTOOL!, ['check', 'rules', 'family-sync.rules.yml'], { cwd: dir, encoding: 'utf8' })
     expect(check.status, check.stdout + check.stderr).toBe(0)

@@ -49,14 +49,16 @@ describe('replacement strategy', () => {
 describe('toPrometheus', () => {
   it('renders the metrics a real parser reads; the drain age is absent while no drain ever ran', async () => {
     const report: ConsistencyReport = {
-      ok: false, mismatchCount: 3, pendingCount: 1, descendantCount: 0, mismatches: [], familyId: null, problems: ['x'],
+      ok: false, mismatchCount: 3, pendingCount: 1, descendantCount: 7, mismatches: [], familyId: null, problems: ['x'],
       queue: { pending: 2, oldestAgeSeconds: 12.5, parked: [{ id: 7, parentId: 9, attempts: 5, lastError: 'error 1062' }], lastDrainAgeSeconds: null, drainExpected: true, drainRunning: null },
     }
     const text = await toPrometheus(report, null)
     const families = parsePrometheus(text) as Array<{ name: string; metrics: Array<{ value: string }> }>
-    const value = (name: string) => families.find((f) => f.name === name)?.metrics[0].value
+    const value = (name: string) => families.find((f) => f.name === name)?.metrics[0]?.value
     expect(value('family_sync_mismatches')).toBe('3')
     expect(value('family_sync_queue_parked')).toBe('1')
+    expect(value('family_sync_mismatches_pending')).toBe('1')
+    expect(value('family_sync_mismatch_descendants')).toBe('7')
     expect(value('family_sync_queue_oldest_age_seconds')).toBe('12.5')
     expect(value('family_sync_drain_last_run_age_seconds')).toBeUndefined()
     expect(value('family_sync_ok')).toBe('0')

@@ -56,8 +56,11 @@ describe('parseDatabaseUrl', () => {
   })
 
   it.each([
-    ['mysql://a:Secret-9@h/d?ssl=true', /unknown parameter 'ssl' in the connection URL/],
-    ['mysql://a:Secret-9@h/d?sslmode=REQUIRED', /unknown parameter 'sslmode'/],
+    ['mysql://a:Secret-9@h/d?ssl=true', /parameter 'ssl' in the connection URL is not one family-sync takes: use ssl-mode=REQUIRED to encrypt/],
+    ['mysql://a:Secret-9@h/d?sslmode=REQUIRED', /parameter 'sslmode' .*: use ssl-mode \(DISABLED/],
+    ['mysql://a:Secret-9@h/d?charset=utf8mb4', /parameter 'charset' .*: family-sync always talks utf8mb4; remove it/],
+    ['mysql://a:Secret-9@h/d?connection_limit=5', /parameter 'connection_limit' .*: family-sync uses one connection per command; remove it/],
+    ['mysql://a:Secret-9@h/d?frobnicate=1', /parameter 'frobnicate' .*: remove it \(family-sync knows ssl-mode, ssl-ca, ssl-cert, ssl-key, socket\)/],
     ['mysql://a:Secret-9@h/d?ssl-mode=SOMETIMES', /ssl-mode=SOMETIMES is not a mode/],
     ['mysql://a:Secret-9@h/d?ssl-mode=VERIFY_CA', /needs the CA certificate/],
     ['mysql://a:Secret-9@h/d?ssl-cert=/c.pem', /ssl-cert and ssl-key go together/],
