@@ -38,7 +38,7 @@ describeWhen(MARIADBD, NEEDS_MARIADBD)('no privilege path through family-sync ob
     return until(async () => {
       const [[row]] = (await app.raw('SELECT family_id FROM users WHERE id = ?', [child])) as [[{ family_id: number }]]
       return row.family_id === family
-    }, 5000)
+    }, 15_000)
   }
 
   beforeAll(async () => {
@@ -85,6 +85,10 @@ describeWhen(MARIADBD, NEEDS_MARIADBD)('no privilege path through family-sync ob
   it('a replaced drain procedure is never run by the event: no global privilege is gained; verify names the account; migrate up takes it back', async () => {
     const intruder = knexFactory({ client: 'mysql2', connection: url('intruder', 'Intruder-pw-1'), pool: { min: 0, max: 1 } })
     try {
+      // No run of the event is under way while the procedure is swapped (the test holds the
+      // event's lock); the run waiting for the lock then meets the replacement at once.
+      const holder = knexFactory({ client: 'mysql2', connection: url(), pool: { min: 1, max: 1 } })
+      await holder.raw("SELECT GET_LOCK(CONCAT('family_sync_drain:', MD5(DATABASE())), 30)")
       await intruder.raw('DROP PROCEDURE family_sync_drain')
       await intruder.raw(`CREATE PROCEDURE family_sync_drain(IN max_entries INT, IN poll_seconds DECIMAL(6,3), OUT applied INT) SQL SECURITY INVOKER
         BEGIN
@@ -93,8 +97,9 @@ describeWhen(MARIADBD, NEEDS_MARIADBD)('no privilege path through family-sync ob
           GRANT ALL ON *.* TO 'intruder'@'%' WITH GRANT OPTION;
           SET applied = 0;
         END`)
-      // The event fires every second: give it a few.
-      await new Promise((resolve) => setTimeout(resolve, 3000))
+      await holder.destroy()
+      // A run starts every 10 s: give it one full interval and a little more.
+      await new Promise((resolve) => setTimeout(resolve, 11_500))
       const [[escalated]] = (await root.raw("SELECT COUNT(*) AS n FROM mysql.user WHERE User = 'escalated'")) as [[{ n: number }]]
       expect(Number(escalated.n)).toBe(0)
       expect(await globalGrants('intruder')).toEqual([])
@@ -121,7 +126,8 @@ describeWhen(MARIADBD, NEEDS_MARIADBD)('no privilege path through family-sync ob
     const intruder = knexFactory({ client: 'mysql2', connection: url('intruder', 'Intruder-pw-1'), pool: { min: 0, max: 1 } })
     try {
       await intruder.raw("ALTER EVENT family_sync_drain_every_second DO GRANT ALL ON *.* TO 'intruder'@'%'")
-      await new Promise((resolve) => setTimeout(resolve, 2500))
+      // A run starts every 10 s: give it one.
+      await new Promise((resolve) => setTimeout(resolve, 11_500))
       expect(await globalGrants('intruder')).toEqual([])
       const verify = await runCli(['verify', '--url', url()])
       expect(verify.code).toBe(1)

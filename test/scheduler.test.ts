@@ -3,7 +3,7 @@ import knexFactory, { type Knex } from 'knex'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli } from './helpers/cli.js'
 import { APP_SCHEMA, familyOf, rows } from './helpers/database.js'
-import { install, ourObjects } from './helpers/install.js'
+import { eventRunEnded, install, ourObjects } from './helpers/install.js'
 import { describeWhen, NEEDS_MARIADBD } from './helpers/requires.js'
 import { MARIADBD, startServer, type ExtraServer } from './helpers/servers.js'
 import { STORED_OBJECTS } from '../src/db/catalogue.js'
@@ -142,7 +142,9 @@ describeWhen(MARIADBD, NEEDS_MARIADBD)('with the event scheduler ON', () => {
       expect(entry).toMatchObject({ parent_id: 10, attempts: 5, parked: 1 })
       expect(entry.last_error).toMatch(/^error 1062: Duplicate entry '1-Sam'/)
       expect(await familyOf(db.knex, 11)).toBe(2)
+      // From here on only the commands under test drain: the run under way ends, none follows.
       await admin.raw('SET GLOBAL event_scheduler = OFF')
+      await eventRunEnded(db.knex)
     }, 60_000)
 
     it('check exits 1 at once naming it and its error, in every output', async () => {

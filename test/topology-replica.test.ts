@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { checkConsistency } from '../src/library.js'
 import { until } from './helpers/wait.js'
+import { eventRunEnded } from './helpers/install.js'
 import { runCli } from './helpers/cli.js'
 import { APP_SCHEMA } from './helpers/database.js'
 import { updateBypassingTriggers } from './helpers/family.js'
@@ -87,8 +88,8 @@ describeWhen(HAVE_REPLICATION, NEEDS_MARIADBD)('a GTID primary and replica, binl
 
   it('the drain procedure does nothing on a read-only server, even for an account that may write there', async () => {
     await exec(pair.primary.url, 'SET GLOBAL event_scheduler = OFF')
-    // A run already polling inside the server finishes its second first.
-    await new Promise((resolve) => setTimeout(resolve, 1500))
+    // A run already polling inside the server finishes first.
+    await eventRunEnded(primaryApp)
     try {
       await primaryApp.raw('UPDATE users SET family_id = 4 WHERE id = 2')
       await pair.sync()
@@ -99,7 +100,8 @@ describeWhen(HAVE_REPLICATION, NEEDS_MARIADBD)('a GTID primary and replica, binl
     } finally {
       await exec(pair.primary.url, 'SET GLOBAL event_scheduler = ON')
     }
-    expect(await until(async () => (await familyOn(primaryApp, 12)) === 4, 10_000)).toBe(true)
+    // The next run starts within the event's 10 s interval.
+    expect(await until(async () => (await familyOn(primaryApp, 12)) === 4, 20_000)).toBe(true)
     await pair.sync()
     expect(await familyOn(replicaApp, 12)).toBe(4)
     expect(await pair.replicationError()).toBeNull()
@@ -137,7 +139,7 @@ describeWhen(HAVE_REPLICATION, NEEDS_MARIADBD)('a GTID primary and replica, binl
     expect(up.stdout).toContain('enabled event family_sync_drain_every_second')
     const [event] = await rowsOf(replicaApp, "SELECT STATUS AS status, DEFINER AS definer FROM information_schema.EVENTS WHERE EVENT_SCHEMA = 'app'")
     expect(event).toEqual({ status: 'ENABLED', definer: 'deployer@%' })
-    expect(await until(async () => (await familyOn(replicaApp, 13)) === 2, 5_000)).toBe(true)
+    expect(await until(async () => (await familyOn(replicaApp, 13)) === 2, 15_000)).toBe(true)
     expect((await runCli(['verify', '--url', url(pair.replica)])).code).toBe(0)
 
     // The old primary comes back read-only, its own event still enabled, and follows the new one.
@@ -146,7 +148,7 @@ describeWhen(HAVE_REPLICATION, NEEDS_MARIADBD)('a GTID primary and replica, binl
     await new Promise((resolve) => setTimeout(resolve, 2000))
     await pair.follow(pair.primary, pair.replica)
     await replicaApp.raw('UPDATE users SET family_id = 4 WHERE id = 1')
-    expect(await until(async () => (await familyOn(replicaApp, 13)) === 4, 5_000)).toBe(true)
+    expect(await until(async () => (await familyOn(replicaApp, 13)) === 4, 15_000)).toBe(true)
     await pair.sync(pair.replica, pair.primary)
     await new Promise((resolve) => setTimeout(resolve, 1500))
     await pair.sync(pair.replica, pair.primary)

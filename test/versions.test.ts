@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { packageVersion } from '../src/paths.js'
+import { eventRunEnded } from './helpers/install.js'
 import { runCli } from './helpers/cli.js'
 import { createTestDatabase, familyOf, rows, type TestDatabase } from './helpers/database.js'
 import { insertBugReportPeople } from './helpers/family.js'
@@ -120,8 +121,10 @@ describe('0.2, built from this repository history, beside this version', () => {
       await db.knex.raw("INSERT INTO families (id, name) VALUES (1, 'one'), (2, 'two'), (3, 'three'), (4, 'four')")
       const follows = async (family: number, drainWith: OtherVersion | null) => {
         // The drain under test must be the one that drains: the event (0.2's has no lock to hold
-        // off) is disabled meanwhile, a run of it under way given its 0.95 s to end, then enabled again.
+        // off) is disabled meanwhile, a run of it under way waited for (this version's holds its lock; 0.2's is
+        // given its 0.95 s), then enabled again.
         await db.knex.raw('ALTER EVENT family_sync_drain_every_second DISABLE')
+        await eventRunEnded(db.knex)
         await new Promise((resolve) => setTimeout(resolve, 1200))
         try {
           await db.knex.raw('UPDATE users SET family_id = ? WHERE id = 2', [family])

@@ -7,9 +7,9 @@
 --
 -- max_entries bounds one call; applied returns how many entries it applied.
 -- With poll_seconds > 0 the call keeps looking for new entries, every 0.1 s,
--- for about that long once nothing is ready, so the every-second event picks
--- up a change within a tenth of a second. An idle look is one plain read of
--- the queue: no lock, no transaction, nothing written.
+-- for about that long once nothing is ready, so the event's run picks up a
+-- change within a tenth of a second. An idle look is one probe of the queue:
+-- no lock, no transaction, nothing written.
 --
 -- It never waits for a row lock the application holds, so it is never part
 -- of a deadlock, and the application's statements never wait long for it:
@@ -90,10 +90,13 @@ drain: BEGIN
   SET SESSION group_concat_max_len = GREATEST(concat_len, 1048576);
   entries: WHILE applied < max_entries DO
     SET entry_id = NULL, failed_errno = NULL;
-    SELECT MIN(x.id) INTO entry_id FROM (
-      SELECT q.id FROM family_sync_queue q
-      WHERE (q.retry_at IS NULL OR q.retry_at <= NOW(3)) AND (q.claimed_until IS NULL OR q.claimed_until <= NOW(3))
-      ORDER BY q.id LIMIT 1) x;
+    -- An empty queue, the idle case, costs one index probe.
+    IF EXISTS (SELECT 1 FROM family_sync_queue) THEN
+      SELECT MIN(x.id) INTO entry_id FROM (
+        SELECT q.id FROM family_sync_queue q
+        WHERE (q.retry_at IS NULL OR q.retry_at <= NOW(3)) AND (q.claimed_until IS NULL OR q.claimed_until <= NOW(3))
+        ORDER BY q.id LIMIT 1) x;
+    END IF;
     IF entry_id IS NOT NULL THEN
       SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
       START TRANSACTION;

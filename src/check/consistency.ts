@@ -219,7 +219,7 @@ export async function checkOnSession(session: Session, options: CheckOptions = {
       const quiet = Math.min(quietSince, event.sinceSeconds ?? Infinity)
       if (!queue.drainRunning && !elsewhere && quiet > staleAfter) {
         problems.push(
-          `no drain has run for ${Number.isFinite(quiet) ? quiet.toFixed(1) + ' s' : 'as long as the event has existed'} although the drain event should run every second ` +
+          `no drain has run for ${Number.isFinite(quiet) ? quiet.toFixed(1) + ' s' : 'as long as the event has existed'} although the drain event should be running ` +
             '(event scheduler off, event disabled, or every drain failing): see family-sync verify, or run family-sync drain --watch',
         )
       }

@@ -119,7 +119,7 @@ export function eventWarnings(server: ServerInfo, privileges: Set<string>): { ca
   const warnings: string[] = []
   if (!canCreate) {
     warnings.push(
-      `${server.currentUser} lacks the EVENT privilege, so the every-second drain event is not installed: ` +
+      `${server.currentUser} lacks the EVENT privilege, so the drain event is not installed: ` +
         `GRANT EVENT ON ${quoteIdentifier(server.database)}.* TO ${quotedAccount(server.currentUser)} and run family-sync migrate up again, ` +
         'or run `family-sync drain --watch` beside the application',
     )

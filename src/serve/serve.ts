@@ -24,10 +24,12 @@ export interface ServeOptions {
   onListening?(address: AddressInfo): void
 }
 
-// A scrape reads the queue at most this often and runs verify at most this
-// often; /readyz and a burst of scrapes share the results.
+// A scrape reads the queue (one indexed query) at most once a second and
+// never runs verify itself: verify, which reads information_schema and
+// compares every object with triggers/ (tens of milliseconds), runs in the
+// background every 30 s, and on /readyz when its result is older than that.
 const QUEUE_FRESH_MS = 1000
-const VERIFY_FRESH_MS = 5000
+const VERIFY_EVERY_MS = 30_000
 const FOLLOW_EVERY_MS = 1000
 
 
@@ -58,7 +60,7 @@ export async function serve(target: ConnectionTarget, options: ServeOptions): Pr
   let verify: { at: number; value: VerifyReport | null } | undefined
 
   const freshVerify = async () => {
-    if (!verify || Date.now() - verify.at > VERIFY_FRESH_MS) verify = { at: Date.now(), value: await requests.use((s) => verifyOnSession(s)) }
+    if (!verify || Date.now() - verify.at > VERIFY_EVERY_MS) verify = { at: Date.now(), value: await requests.use((s) => verifyOnSession(s)) }
     return verify.value
   }
   const metrics = await createServeMetrics({
@@ -66,7 +68,7 @@ export async function serve(target: ConnectionTarget, options: ServeOptions): Pr
     up: () => requests.up,
     async live() {
       if (!queue || Date.now() - queue.at > QUEUE_FRESH_MS) queue = { at: Date.now(), value: await requests.use((s) => readQueueStatus(s)) }
-      return { queue: queue.value, verify: await freshVerify().catch(() => verify?.value ?? null) }
+      return { queue: queue.value, verify: verify?.value ?? null }
     },
   })
 
@@ -138,6 +140,12 @@ export async function serve(target: ConnectionTarget, options: ServeOptions): Pr
       await sleep(options.scanIntervalSeconds * 1000, options.signal)
     }
   })()
+  const verifyLoop = (async () => {
+    while (!options.signal.aborted) {
+      await freshVerify().catch(() => {})
+      await sleep(VERIFY_EVERY_MS, options.signal)
+    }
+  })()
   const follower = new DrainLogFollower()
   const followLoop = (async () => {
     while (!options.signal.aborted) {
@@ -153,7 +161,7 @@ export async function serve(target: ConnectionTarget, options: ServeOptions): Pr
   const giveUp = setTimeout(() => server.closeAllConnections(), 3000)
   // A scan can be in the middle of a long statement: it is not waited for.
   await scans.destroy()
-  await Promise.all([closed, drainLoop, followLoop])
+  await Promise.all([closed, drainLoop, followLoop, verifyLoop])
   clearTimeout(giveUp)
   await requests.close()
   // A scan whose connection was still being opened when it was cut: closed once its loop is done.

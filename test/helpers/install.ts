@@ -16,13 +16,17 @@ export async function install(knex: Knex, options: { keepEvent?: boolean } & Mig
   await createMigrator(knex, { lockTimeoutSeconds: 60, ...migratorOptions }).up()
   if (!keepEvent) {
     await knex.raw('DROP EVENT IF EXISTS family_sync_drain_every_second')
-    await knex.transaction(async (trx) => {
-      // The event's run holds this lock from before its CALL to after it.
-      const [[{ got }]] = (await trx.raw(`SELECT GET_LOCK(${EVENT_LOCK_SQL}, 30) AS got`)) as [[{ got: number }]]
-      if (Number(got) !== 1) throw new Error('a run of the drain event did not end within 30 s')
-      await trx.raw(`DO RELEASE_LOCK(${EVENT_LOCK_SQL})`)
-    })
+    await eventRunEnded(knex)
   }
+}
+
+/** Waits for a run of the drain event under way (it holds this lock from before its CALL to after it) to end. */
+export async function eventRunEnded(knex: Knex): Promise<void> {
+  await knex.transaction(async (trx) => {
+    const [[{ got }]] = (await trx.raw(`SELECT GET_LOCK(${EVENT_LOCK_SQL}, 30) AS got`)) as [[{ got: number }]]
+    if (Number(got) !== 1) throw new Error('a run of the drain event did not end within 30 s')
+    await trx.raw(`DO RELEASE_LOCK(${EVENT_LOCK_SQL})`)
+  })
 }
 
 /**
