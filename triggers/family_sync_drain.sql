@@ -9,7 +9,8 @@
 -- With poll_seconds > 0 the call keeps looking for new entries, every 0.1 s,
 -- for about that long once nothing is ready, so the event's run picks up a
 -- change within a tenth of a second. An idle look is one probe of the queue:
--- no lock, no transaction, nothing written.
+-- no lock, no transaction, nothing written. A call made by the drain event
+-- stops looking once the event scheduler is turned off.
 --
 -- It never waits for a row lock the application holds, so it is never part
 -- of a deadlock, and the application's statements never wait long for it:
@@ -110,7 +111,7 @@ drain: BEGIN
       END IF;
     END IF;
     IF entry_id IS NULL THEN
-      IF polls_left <= 0 THEN
+      IF polls_left <= 0 OR (@family_sync_event_run AND @@GLOBAL.event_scheduler <> 'ON') THEN
         LEAVE entries;
       END IF;
       SET polls_left = polls_left - 1;

@@ -16,7 +16,9 @@
 -- before the next run starts waiting: one run draining and one waiting, never
 -- more. Lock names are at most 64 characters, hence the MD5 of the database
 -- name. `family-sync check` also reads this lock: while it is held, the drain
--- is running.
+-- is running. A run stops looking as soon as the scheduler is turned off
+-- (@family_sync_event_run tells the drain it was started by this event), so
+-- `check` sees a stopped scheduler as soon as it would have with short runs.
 --
 -- The event runs with its definer's privileges, and so does whatever it
 -- calls with SQL SECURITY INVOKER. An account that may only replace routines
@@ -41,6 +43,7 @@ DO BEGIN
     IF (SELECT COUNT(*) FROM information_schema.ROUTINES r
         WHERE r.ROUTINE_SCHEMA = DATABASE() AND r.ROUTINE_NAME = 'family_sync_drain' AND r.ROUTINE_TYPE = 'PROCEDURE'
           AND r.SECURITY_TYPE = 'DEFINER' AND r.DEFINER = CURRENT_USER()) = 1 THEN
+      SET @family_sync_event_run = TRUE;
       CALL family_sync_drain(1000000, 10.5, @family_sync_applied);
     END IF;
     DO RELEASE_LOCK(CONCAT('family_sync_drain:', MD5(DATABASE())));

@@ -1,7 +1,7 @@
 import type { Session } from '../connection/session.js'
 import { CHECK_LIMIT, CHECK_LIMIT_MAX, DRAIN_STALE_SECONDS, QUEUE_MAX_AGE_SECONDS } from '../defaults.js'
 import { lastDrainAgeSeconds } from '../db/drain-runs.js'
-import { COUNT_MISMATCHES, MISMATCH } from '../db/invariant.js'
+import { COUNT_MISMATCHES_WITH_CHILDREN, MISMATCH } from '../db/invariant.js'
 import { ifInstalled, readIsReplica, readServerInfo, tableExists, type ServerInfo } from '../db/introspect.js'
 import { missingIndexes } from '../db/indexes.js'
 import { drainRunningHere, HEARTBEAT_SECONDS } from '../db/liveness.js'
@@ -180,8 +180,13 @@ export async function checkOnSession(session: Session, options: CheckOptions = {
   const staleAfter = options.drainStaleSeconds ?? DRAIN_STALE_SECONDS
   const scope = scopedMismatches(options.familyId)
 
-  const countSql = options.familyId === undefined ? COUNT_MISMATCHES : `SELECT COUNT(*) FROM (${scope.sql}) m`
-  const mismatchCount = Number(await session.scalar(countSql, scope.bindings))
+  // Over the whole table one pass counts the mismatches and how many have children of their own:
+  // only those can have rows below them out of step, and the recursive count runs only then.
+  const [counted] = options.familyId === undefined
+    ? await session.query<{ n: number | string; withChildren: number | string | null }>(COUNT_MISMATCHES_WITH_CHILDREN)
+    : await session.query<{ n: number | string; withChildren: number | string | null }>(`SELECT COUNT(*) AS n, NULL AS withChildren FROM (${scope.sql}) m`, scope.bindings)
+  const mismatchCount = Number(counted.n)
+  const mayHaveDescendants = counted.withChildren === null || Number(counted.withChildren) > 0
   // The whole table is read in primary-key order and stops after `limit` rows; a family's two lookups are sorted.
   const mismatches = mismatchCount === 0 || limit === 0
     ? []
@@ -191,7 +196,7 @@ export async function checkOnSession(session: Session, options: CheckOptions = {
 
   const queue = await readQueueStatus(session, options.familyId)
   const pendingCount = queue.pending > 0 && mismatchCount > 0 ? await countPending(session, scope) : 0
-  const descendantCount = mismatchCount > 0 ? await countOutOfStepDescendants(session, scope) : 0
+  const descendantCount = mismatchCount > 0 && mayHaveDescendants ? await countOutOfStepDescendants(session, scope) : 0
   const problems: string[] = []
   if (mismatchCount > pendingCount) {
     const below = descendantCount > 0 ? ` (and ${descendantCount} rows below them, which follow once they are settled)` : ''

@@ -16,5 +16,10 @@ export const PARENT_SETTLED =
 
 export const COUNT_MISMATCHES = `SELECT COUNT(*) AS n FROM ${CHILD_PARENT_JOIN} WHERE ${MISMATCH}`
 
+/** The mismatches, and how many of them have children of their own (one index probe each). */
+export const COUNT_MISMATCHES_WITH_CHILDREN = `SELECT COUNT(*) AS n,
+  COALESCE(SUM(EXISTS (SELECT 1 FROM users g WHERE g.parent_id = c.id AND g.id <> c.id)), 0) AS withChildren
+  FROM ${CHILD_PARENT_JOIN} WHERE ${MISMATCH}`
+
 /** The lowest mismatched child id, walking the primary key and stopping at the first hit. */
 export const FIRST_MISMATCH = `SELECT c.id FROM ${CHILD_PARENT_JOIN} WHERE ${MISMATCH} ORDER BY c.id LIMIT 1`
