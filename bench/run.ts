@@ -1,9 +1,13 @@
 // `npm run bench`: family-sync's figures against baselines measured in the same
 // run on the same server, medians of repeated runs. BENCH_USERS scales the
 // table (default 1,000,000), BENCH_RUNS the repetitions (default 3),
-// BENCH_CONVERGE_SECONDS the convergence runs (default 30), BENCH_DATABASE_URL
-// names the server (default mysql://root@127.0.0.1:3306), BENCH_ONLY picks
-// figures by name (comma-separated).
+// BENCH_CONVERGE_SECONDS the convergence runs (default 30),
+// BENCH_CONTENTION_SECONDS the contention runs (default 20), BENCH_QUIET_SECONDS
+// the idle figures (default 60), BENCH_SERVE_SECONDS the serve sidecar's
+// (default 600), BENCH_DATABASE_URL names the server (default
+// mysql://root@127.0.0.1:3306), BENCH_ONLY picks figures by name
+// (comma-separated: repair, repair-200k, sparse, memory, triggers, check,
+// convergence, big-family, migrate, contention, idle, serve).
 import { writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -17,6 +21,20 @@ import { markdownTable, type Figure } from './measure.js'
 import { migrateNoopFigure } from './migrate.js'
 import { memoryFigure, repairFigures, sparseFigure } from './repair.js'
 import { triggerFigures } from './triggers.js'
+import { contentionFigures } from './contention.js'
+import { idleFigures } from './idle.js'
+import { serveFigures } from './serve.js'
+
+/** The repair figures at another scale, on a database of their own. */
+async function repairAt(users: number): Promise<Figure[]> {
+  const shape = shapeOf(users)
+  const knex = await freshDatabase('family_sync_bench_repair', shape)
+  try {
+    return await repairFigures(knex, shape)
+  } finally {
+    await dropDatabase(knex, 'family_sync_bench_repair')
+  }
+}
 
 async function main(): Promise<void> {
   const shape = shapeOf(USERS)
@@ -26,6 +44,7 @@ async function main(): Promise<void> {
   const figures: Figure[] = []
   const steps: Array<[string, () => Promise<Figure | Figure[]>]> = [
     ['repair', () => repairFigures(knex, shape)],
+    ['repair-200k', () => repairAt(200_000)],
     ['sparse', () => sparseFigure(shape)],
     ['memory', () => memoryFigure(knex, shape)],
     ['triggers', () => triggerFigures(knex, shape)],
@@ -33,6 +52,9 @@ async function main(): Promise<void> {
     ['convergence', () => convergenceFigures(knex, shape)],
     ['big-family', () => bigFamilyFigures()],
     ['migrate', () => migrateNoopFigure()],
+    ['contention', () => contentionFigures()],
+    ['idle', () => idleFigures()],
+    ['serve', () => serveFigures('family_sync_bench')],
   ]
   try {
     for (const [name, step] of steps.filter(([name]) => !only || only.includes(name))) {

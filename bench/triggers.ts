@@ -7,13 +7,16 @@ import { fmtMs, median, type Figure } from './measure.js'
 // any trigger on users, whatever it does. Each workload's floor has triggers
 // of the same timing and event as family-sync's.
 const EMPTY = {
-  insert: ['CREATE TRIGGER family_sync_bench_empty_insert BEFORE INSERT ON users FOR EACH ROW SET NEW.family_id = NEW.family_id'],
+  insert: [
+    'CREATE TRIGGER family_sync_bench_empty_insert BEFORE INSERT ON users FOR EACH ROW SET NEW.family_id = NEW.family_id',
+    'CREATE TRIGGER family_sync_bench_empty_after_insert AFTER INSERT ON users FOR EACH ROW SET @family_sync_bench_empty = NULL',
+  ],
   update: [
     'CREATE TRIGGER family_sync_bench_empty_before BEFORE UPDATE ON users FOR EACH ROW SET NEW.family_id = NEW.family_id',
     'CREATE TRIGGER family_sync_bench_empty_after AFTER UPDATE ON users FOR EACH ROW SET @family_sync_bench_empty = NULL',
   ],
 }
-const DROP_EMPTY = ['family_sync_bench_empty_insert', 'family_sync_bench_empty_before', 'family_sync_bench_empty_after'].map((t) => `DROP TRIGGER IF EXISTS ${t}`)
+const DROP_EMPTY = ['family_sync_bench_empty_insert', 'family_sync_bench_empty_after_insert', 'family_sync_bench_empty_before', 'family_sync_bench_empty_after'].map((t) => `DROP TRIGGER IF EXISTS ${t}`)
 
 interface Workload {
   name: string
