@@ -50,7 +50,8 @@ describeWhen(MARIADBD, NEEDS_MARIADBD)('the drain event on a server with the sch
 
   it('a 30,000-entry backlog: one run drains, at most one more waits, never more; the backlog converges', async () => {
     await app.raw('UPDATE users SET family_id = 2 WHERE id <= 30000')
-    expect(await scalar('SELECT COUNT(*) FROM app.family_sync_queue')).toBe(30000)
+    // The run already looking for work may have taken the first few by now.
+    expect(await scalar('SELECT COUNT(*) FROM app.family_sync_queue')).toBeGreaterThan(29_000)
     let most = 0
     const samples: number[] = []
     const converged = await until(async () => {

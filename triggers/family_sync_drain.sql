@@ -53,8 +53,9 @@
 -- On a read-only server (a replica, a demoted primary) it does nothing: the
 -- primary drains and its changes replicate.
 -- Liveness: family_sync_drain_runs records when this server drained, after
--- a call that applied something and otherwise once a minute, so an idle
--- database writes, and replicates, one small row a minute.
+-- a call that applied something and otherwise every 50 s (in a long idle
+-- call too), so an idle database writes, and replicates, one small row a
+-- minute at most, and the record is never much more than a minute old.
 -- family_sync_drain_log records what became of each entry (applied, with the
 -- time from enqueued to applied; failed; parked) in the entry's own
 -- transaction, for `family-sync serve`'s metrics; it keeps an hour.
@@ -89,6 +90,10 @@ drain: BEGIN
   SET SESSION innodb_lock_wait_timeout = 1;
   -- A chunk's ids travel as a GROUP_CONCAT list, which group_concat_max_len bounds.
   SET SESSION group_concat_max_len = GREATEST(concat_len, 1048576);
+  beat_read: BEGIN
+    DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END;
+    SELECT MAX(r.last_run_at) INTO last_beat FROM family_sync_drain_runs r WHERE r.node = this_node;
+  END beat_read;
   entries: WHILE applied < max_entries DO
     SET entry_id = NULL, failed_errno = NULL;
     -- An empty queue, the idle case, costs one index probe.
@@ -115,6 +120,15 @@ drain: BEGIN
         LEAVE entries;
       END IF;
       SET polls_left = polls_left - 1;
+      -- A long idle call records itself too, so the record is never much more than a minute old.
+      IF last_beat IS NULL OR last_beat < NOW(3) - INTERVAL 50 SECOND THEN
+        idle_beat: BEGIN
+          DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END;
+          INSERT INTO family_sync_drain_runs (node, last_run_at, last_applied) VALUES (this_node, NOW(3), applied)
+            ON DUPLICATE KEY UPDATE last_run_at = NOW(3), last_applied = applied;
+        END idle_beat;
+        SET last_beat = NOW(3);
+      END IF;
       DO SLEEP(0.1);
       ITERATE entries;
     END IF;
@@ -250,8 +264,7 @@ drain: BEGIN
   SET SESSION innodb_lock_wait_timeout = lock_wait, group_concat_max_len = concat_len;
   beat: BEGIN
     DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END;
-    SELECT MAX(r.last_run_at) INTO last_beat FROM family_sync_drain_runs r WHERE r.node = this_node;
-    IF applied > 0 OR last_beat IS NULL OR last_beat < NOW(3) - INTERVAL 60 SECOND THEN
+    IF applied > 0 OR last_beat IS NULL OR last_beat < NOW(3) - INTERVAL 50 SECOND THEN
       INSERT INTO family_sync_drain_runs (node, last_run_at, last_applied) VALUES (this_node, NOW(3), applied)
         ON DUPLICATE KEY UPDATE last_run_at = NOW(3), last_applied = applied;
       -- The log keeps an hour; a read first, so that nothing is written when nothing is old.
