@@ -206,7 +206,7 @@ describe('connection settings as deployments give them', () => {
 
   it('takes the password from --password-file or DATABASE_PASSWORD_FILE, never prints it, and refuses it twice', async () => {
     const byFlag = await runCli(['check', '--password-file', file, '--url', url()])
-    expect(byFlag.code, byFlag.stderr).toBe(0)
+    expect(byFlag.code, byFlag.stdout + byFlag.stderr).toBe(0)
     const byEnv = await runCli(['check', '--json', '--url', url()], { env: { DATABASE_PASSWORD_FILE: file } })
     expect(byEnv.code, byEnv.stderr).toBe(0)
     expect(JSON.parse(byEnv.stdout).ok).toBe(true)

@@ -26,7 +26,7 @@ describe('liveness', () => {
       const report = await checkConsistency(db.knex, { drainStaleSeconds: 1 })
       expect(report.ok).toBe(false)
       expect(report.queue).toMatchObject({ drainExpected: true, drainRunning: false })
-      expect(report.problems.join(' ')).toMatch(/no drain has run for [12]\.\d s/)
+      expect(report.problems.join(' ')).toMatch(/no drain has run for \d+\.\d s/)
       const verify = await runCli(['verify', '--url', db.url])
       expect(verify.code).toBe(1)
       expect(verify.stdout).toMatch(/problem: event family_sync_drain_every_second is DISABLED: the drain does not run: run family-sync migrate up, which enables it for its owner/)

@@ -2,7 +2,7 @@ import type { Session } from '../connection/session.js'
 import { CHECK_LIMIT, CHECK_LIMIT_MAX, DRAIN_STALE_SECONDS, QUEUE_MAX_AGE_SECONDS } from '../defaults.js'
 import { lastDrainAgeSeconds } from '../db/drain-runs.js'
 import { COUNT_MISMATCHES_WITH_CHILDREN, MISMATCH } from '../db/invariant.js'
-import { ifInstalled, readIsReplica, readServerInfo, tableExists, type ServerInfo } from '../db/introspect.js'
+import { ifInstalled, readInstalledThroughStatus, readIsReplica, readServerInfo, tableExists, type ServerInfo } from '../db/introspect.js'
 import { missingIndexes } from '../db/indexes.js'
 import { drainRunningHere, HEARTBEAT_SECONDS } from '../db/liveness.js'
 import { countOutOfStepDescendants } from '../db/descendants.js'
@@ -115,16 +115,29 @@ const idOrNull = (value: unknown): Id | null => (value === null || value === und
  * been able to. An account without EVENT sees no events: then what migrate up
  * recorded in family_sync_objects stands in.
  */
+const DRAIN_EVENT = 'family_sync_drain_every_second'
+
 async function drainEvent(session: Session, server: ServerInfo): Promise<{ expected: boolean; sinceSeconds: number | null }> {
   if (server.readOnly || (await readIsReplica(session)) === true) return { expected: false, sinceSeconds: null }
   const seesEvents = visibility(await readPrivileges(session, server.currentUser)).events
+  if (!seesEvents) {
+    // A monitoring account: family_sync_status shows it the event as it is; failing that, the record of its install.
+    const through = await readInstalledThroughStatus(session)
+    if (through) {
+      const event = through.installed.events.find((e) => e.name === DRAIN_EVENT)
+      if (!event) return { expected: false, sinceSeconds: null }
+      const [row] = await session.query<{ age: string | number | null }>('SELECT TIMESTAMPDIFF(MICROSECOND, ?, NOW()) / 1000000 AS age', [event.lastAltered || null])
+      return { expected: true, sinceSeconds: row?.age === null || row?.age === undefined ? null : Number(row.age) }
+    }
+  }
   const [found] = seesEvents
     ? await session.query<{ age: string | number | null }>(
         `SELECT TIMESTAMPDIFF(MICROSECOND, LAST_ALTERED, NOW()) / 1000000 AS age FROM information_schema.EVENTS
-         WHERE EVENT_SCHEMA = DATABASE() AND EVENT_NAME = 'family_sync_drain_every_second'`,
+         WHERE EVENT_SCHEMA = DATABASE() AND EVENT_NAME = ?`,
+        [DRAIN_EVENT],
       )
     : (await tableExists(session, OBJECTS_TABLE))
-      ? await session.query<{ age: string | number | null }>(`SELECT TIMESTAMPDIFF(MICROSECOND, installed_at, NOW(3)) / 1000000 AS age FROM ${OBJECTS_TABLE} WHERE name = 'family_sync_drain_every_second'`)
+      ? await session.query<{ age: string | number | null }>(`SELECT TIMESTAMPDIFF(MICROSECOND, installed_at, NOW(3)) / 1000000 AS age FROM ${OBJECTS_TABLE} WHERE name = ?`, [DRAIN_EVENT])
       : []
   return found ? { expected: true, sinceSeconds: found.age === null ? null : Number(found.age) } : { expected: false, sinceSeconds: null }
 }
