@@ -81,21 +81,27 @@ export async function startServer(options: ServerOptions = {}): Promise<ExtraSer
   chmodSync(base, 0o755)
   const datadir = join(base, 'data')
   mkdirSync(datadir)
+  // A server starting up deletes every #sql… file in its tmpdir: sharing /tmp
+  // with the suite's server would delete that server's temporary tables under
+  // its running statements ("Error on delete of '/tmp/#sql-temptable-…'").
+  const tmp = join(base, 'tmp')
+  mkdirSync(tmp)
   const user = options.user ?? userInfo().username
   if (options.user) {
     const ids = spawnSync('id', ['-u', user], { encoding: 'utf8' })
     const gids = spawnSync('id', ['-g', user], { encoding: 'utf8' })
     chownSync(base, Number(ids.stdout), Number(gids.stdout))
     chownSync(datadir, Number(ids.stdout), Number(gids.stdout))
+    chownSync(tmp, Number(ids.stdout), Number(gids.stdout))
   }
-  const install = spawnSync('mariadb-install-db', ['--no-defaults', `--datadir=${datadir}`, '--auth-root-authentication-method=normal', `--user=${user}`, '--skip-test-db'], { encoding: 'utf8' })
+  const install = spawnSync('mariadb-install-db', ['--no-defaults', `--datadir=${datadir}`, '--auth-root-authentication-method=normal', `--user=${user}`, '--skip-test-db', `--tmpdir=${tmp}`], { encoding: 'utf8' })
   if (install.status !== 0) throw new Error(`mariadb-install-db failed: ${install.stderr}`)
   const port = options.port ?? (await freePort())
   const socket = join(base, 'mysqld.sock')
   const url = `mysql://root@127.0.0.1:${port}`
   let child: ChildProcess | undefined
   let hard: NodeJS.Timeout | undefined
-  const args = ['--no-defaults', `--datadir=${datadir}`, `--port=${port}`, '--bind-address=127.0.0.1', `--socket=${socket}`, `--pid-file=${join(base, 'mysqld.pid')}`, `--user=${user}`, `--log-error=${join(base, 'error.log')}`, ...(options.args ?? [])]
+  const args = ['--no-defaults', `--datadir=${datadir}`, `--port=${port}`, '--bind-address=127.0.0.1', `--socket=${socket}`, `--tmpdir=${tmp}`, `--pid-file=${join(base, 'mysqld.pid')}`, `--user=${user}`, `--log-error=${join(base, 'error.log')}`, ...(options.args ?? [])]
 
   async function start(extra: string[] = []): Promise<void> {
     child = spawn(MARIADBD!, [...args, ...extra], { stdio: 'ignore', env: { ...process.env, ...options.env } })
