@@ -39,6 +39,13 @@ async function installed(i: number): Promise<Knex> {
   return knex
 }
 
+// After the heavy figures InnoDB purges and flushes for a while: measuring
+// then would charge that to whichever half of the run it falls in.
+async function settled(pid: number): Promise<void> {
+  const deadline = Date.now() + 180_000
+  while ((await cpuOver(pid, 5)) > 1 && Date.now() < deadline) log('idle: waiting for the server to settle')
+}
+
 async function cpuOver(pid: number, seconds: number): Promise<number> {
   const before = cpuSeconds(pid)
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000))
@@ -58,6 +65,8 @@ export async function idleFigures(): Promise<Figure[]> {
   const on: number[] = []
   const firstChange: number[] = []
   try {
+    await admin.raw('SET GLOBAL event_scheduler = OFF')
+    await settled(pid)
     for (let run = 0; run < RUNS; run++) {
       await admin.raw('SET GLOBAL event_scheduler = OFF')
       off.push(await cpuOver(pid, QUIET_SECONDS / 2))
@@ -65,7 +74,8 @@ export async function idleFigures(): Promise<Figure[]> {
       on.push(await cpuOver(pid, QUIET_SECONDS))
       // After a quiet minute: the first change, to every child.
       const app = apps[run % DATABASES]
-      const family = run % 2 === 0 ? 2 : 1
+      // Every parent starts in family 1: each run moves one to the other family, a real change.
+      const family = Math.floor(run / DATABASES) % 2 === 0 ? 2 : 1
       const started = performance.now()
       await app.raw('UPDATE users SET family_id = ? WHERE id = 1', [family])
       for (;;) {
@@ -92,8 +102,8 @@ export async function idleFigures(): Promise<Figure[]> {
       baseline: `${median(off).toFixed(2)}% of a core, scheduler OFF`,
       ours: `${median(on).toFixed(2)}% (+${added.toFixed(2)} for ${DATABASES} events)`,
       ratio: '—',
-      target: `<= +1% of a core per event`,
-      met: added <= DATABASES,
+      target: `<= +0.2% of a core per database`,
+      met: added <= 0.2 * DATABASES,
     },
     {
       figure: `first change after ${QUIET_SECONDS} s of quiet, event ON: until every child has it`,
