@@ -134,6 +134,11 @@ describe("a database without the application's tables", () => {
       expect(check.code).toBe(2)
       expect(check.stderr).toMatch(/works on the application's users and families tables; check that the database in --url is the application's/)
       expect(check.stderr).not.toMatch(/migrate up/)
+      // migrate up's preflight names every missing column, in one problem rather than one each.
+      const up = await runCli(['migrate', 'up', '--url', db.url])
+      expect(up.code).toBe(2)
+      expect(up.stderr).toMatch(/preflight found 1 problem, nothing was changed: the application's users\.id, users\.username, users\.parent_id, users\.family_id, families\.id are missing/)
+      expect(up.stderr.match(/is the database in the URL/g)).toHaveLength(1)
     } finally {
       await db.drop()
     }

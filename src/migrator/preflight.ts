@@ -48,13 +48,17 @@ export async function runPreflight(session: Session, input: PreflightInput): Pro
   if (!supported) problems.push(`${server.flavour} ${server.version} is not supported: use MySQL 8.0+ or MariaDB 10.6+ (SKIP LOCKED is required)`)
 
   const found = await columnsOf(session, ['users', 'families'])
+  // One problem for every missing column: a wrong database misses them all, and one line says so once.
+  const missing: string[] = []
   for (const [table, column, integer] of REQUIRED_COLUMNS) {
     const type = found.get(`${table}.${column}`)
-    if (type === undefined) {
-      problems.push(`the application's ${table}.${column} is missing: family-sync works on ${REQUIRED_COLUMNS.map(([t, c]) => `${t}.${c}`).join(', ')} in database '${server.database}' (is the database in the URL the application's?)`)
-    } else if (integer && !INTEGER_TYPES.has(type)) {
-      problems.push(`${table}.${column} is ${type}: family-sync needs an integer column there`)
-    }
+    if (type === undefined) missing.push(`${table}.${column}`)
+    else if (integer && !INTEGER_TYPES.has(type)) problems.push(`${table}.${column} is ${type}: family-sync needs an integer column there`)
+  }
+  if (missing.length > 0) {
+    problems.push(
+      `the application's ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing: family-sync works on ${REQUIRED_COLUMNS.map(([t, c]) => `${t}.${c}`).join(', ')} in database '${server.database}' (is the database in the URL the application's?)`,
+    )
   }
 
   for (const { privilege, why } of installRequirements(server)) {
