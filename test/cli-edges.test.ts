@@ -137,8 +137,24 @@ describe("a database without the application's tables", () => {
       // migrate up's preflight names every missing column, in one problem rather than one each.
       const up = await runCli(['migrate', 'up', '--url', db.url])
       expect(up.code).toBe(2)
-      expect(up.stderr).toMatch(/preflight found 1 problem, nothing was changed: the application's users\.id, users\.username, users\.parent_id, users\.family_id, families\.id are missing/)
+      expect(up.stderr).toMatch(/preflight found 1 problem, nothing was changed: none of the application's columns family-sync works on \(users\.id, users\.username, users\.parent_id, users\.family_id, families\.id\) is in database 'fs_test_/)
       expect(up.stderr.match(/is the database in the URL/g)).toHaveLength(1)
+    } finally {
+      await db.drop()
+    }
+  })
+})
+
+describe('a users table without family_id', () => {
+  it('migrate up names that column alone', async () => {
+    const db = await createTestDatabase({
+      schema: ['CREATE TABLE families (id INT PRIMARY KEY) ENGINE=InnoDB', 'CREATE TABLE users (id INT PRIMARY KEY, username VARCHAR(100) NOT NULL, parent_id INT NULL) ENGINE=InnoDB'],
+    })
+    try {
+      const up = await runCli(['migrate', 'up', '--url', db.url])
+      expect(up.code).toBe(2)
+      expect(up.stderr).toMatch(/the application's users\.family_id is missing: family-sync works on users\.id, .* in database 'fs_test_/)
+      expect(up.stderr).not.toMatch(/users\.parent_id is missing|users\.parent_id, users\.family_id are/)
     } finally {
       await db.drop()
     }

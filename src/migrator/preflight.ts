@@ -55,10 +55,11 @@ export async function runPreflight(session: Session, input: PreflightInput): Pro
     if (type === undefined) missing.push(`${table}.${column}`)
     else if (integer && !INTEGER_TYPES.has(type)) problems.push(`${table}.${column} is ${type}: family-sync needs an integer column there`)
   }
-  if (missing.length > 0) {
-    problems.push(
-      `the application's ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing: family-sync works on ${REQUIRED_COLUMNS.map(([t, c]) => `${t}.${c}`).join(', ')} in database '${server.database}' (is the database in the URL the application's?)`,
-    )
+  const needed = REQUIRED_COLUMNS.map(([t, c]) => `${t}.${c}`).join(', ')
+  if (missing.length === REQUIRED_COLUMNS.length) {
+    problems.push(`none of the application's columns family-sync works on (${needed}) is in database '${server.database}' (is the database in the URL the application's?)`)
+  } else if (missing.length > 0) {
+    problems.push(`the application's ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing: family-sync works on ${needed} in database '${server.database}'`)
   }
 
   for (const { privilege, why } of installRequirements(server)) {
