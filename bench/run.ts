@@ -7,7 +7,7 @@
 // (default 600), BENCH_DATABASE_URL names the server (default
 // mysql://root@127.0.0.1:3306), BENCH_ONLY picks figures by name
 // (comma-separated: repair, repair-200k, sparse, memory, triggers, check,
-// convergence, big-family, migrate, contention, idle, serve).
+// convergence, big-family, migrate, contention, batches, idle, serve).
 import { writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -22,6 +22,7 @@ import { migrateNoopFigure } from './migrate.js'
 import { memoryFigure, repairFigures, sparseFigure } from './repair.js'
 import { triggerFigures } from './triggers.js'
 import { contentionFigures } from './contention.js'
+import { batchFigure } from './batches.js'
 import { idleFigures } from './idle.js'
 import { serveFigures } from './serve.js'
 
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
     ['big-family', () => bigFamilyFigures()],
     ['migrate', () => migrateNoopFigure()],
     ['contention', () => contentionFigures()],
+    ['batches', () => batchFigure()],
     ['idle', () => idleFigures()],
     ['serve', () => serveFigures('family_sync_bench')],
   ]
