@@ -110,18 +110,18 @@ export function idOf(value: unknown): Id {
 
 const idOrNull = (value: unknown): Id | null => (value === null || value === undefined ? null : idOf(value))
 
-/**
- * Whether the drain event should be running here, and for how long it has
- * been able to. An account without EVENT sees no events: then what migrate up
- * recorded in family_sync_objects stands in.
- */
 const DRAIN_EVENT = 'family_sync_drain_every_second'
 
+/**
+ * Whether the drain event should be running here, and for how long it has
+ * been able to. An account without EVENT sees no events: family_sync_status
+ * shows it the event as it is, and where that cannot run, what migrate up
+ * recorded in family_sync_objects stands in.
+ */
 async function drainEvent(session: Session, server: ServerInfo): Promise<{ expected: boolean; sinceSeconds: number | null }> {
   if (server.readOnly || (await readIsReplica(session)) === true) return { expected: false, sinceSeconds: null }
   const seesEvents = visibility(await readPrivileges(session, server.currentUser)).events
   if (!seesEvents) {
-    // A monitoring account: family_sync_status shows it the event as it is; failing that, the record of its install.
     const through = await readInstalledThroughStatus(session)
     if (through) {
       const event = through.installed.events.find((e) => e.name === DRAIN_EVENT)

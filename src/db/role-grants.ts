@@ -8,16 +8,18 @@ function unquote(part: string): string {
   return quoted ? quoted[1].replace(/``/g, '`') : part
 }
 
+const literal = (c: string) => c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
 // A schema grant's name matches the way the server matches it: _ and % are
 // wildcards unless escaped with a backslash.
 function schemaMatches(pattern: string, database: string): boolean {
   let regex = ''
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i]
-    if (c === '\\' && i + 1 < pattern.length) regex += pattern[++i].replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    if (c === '\\' && i + 1 < pattern.length) regex += literal(pattern[++i])
     else if (c === '%') regex += '.*'
     else if (c === '_') regex += '.'
-    else regex += c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    else regex += literal(c)
   }
   return new RegExp(`^${regex}$`, 's').test(database)
 }
