@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process'
 import type { Knex } from 'knex'
-import { CLI, connect, log, RUNS, SERVER } from './context.js'
+import { runCli } from '../test/helpers/cli.js'
+import { connect, log, RUNS, SERVER } from './context.js'
 import { dropDatabase, freshDatabase, resetMismatches, shapeOf } from './dataset.js'
 import { fmtMs, median, type Figure } from './measure.js'
 
@@ -23,16 +23,10 @@ interface RepairResult {
   maxBatchMs: number
 }
 
-function repairProcess(): Promise<RepairResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'repair', '--json', '--batch-ms', String(BATCH_MS), '--url', `${SERVER}/${DATABASE}`], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (chunk) => (out += chunk))
-    child.stderr.on('data', (chunk) => (err += chunk))
-    child.on('error', reject)
-    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as RepairResult) : reject(new Error(`repair exited ${code}: ${err.trim()}`))))
-  })
+async function repairProcess(): Promise<RepairResult> {
+  const result = await runCli(['repair', '--json', '--batch-ms', String(BATCH_MS), '--url', `${SERVER}/${DATABASE}`], { timeoutMs: 600_000 })
+  if (result.code !== 0) throw new Error(`repair exited ${result.code}: ${result.stderr.trim()}`)
+  return JSON.parse(result.stdout) as RepairResult
 }
 
 async function writers(knex: Knex, parents: number, stop: () => boolean): Promise<{ writes: number; errors: number }> {
