@@ -1,8 +1,12 @@
 import { defineConfig } from 'vitest/config'
+import { selectedKinds } from './test/helpers/server-builds.js'
 
-// Two tiers. `unit` needs no server and runs in seconds; `server` talks to the
-// real MySQL/MariaDB named by TEST_DATABASE_URL (or one testcontainers starts),
-// each file in its own database, files in parallel on the one server.
+// Tiers. `unit` needs no server and runs in seconds. Then the server tier once
+// per server (FAMILY_SYNC_TEST_SERVERS picks some; all by default): this
+// machine's (TEST_DATABASE_URL), MariaDB 11.8 and MySQL 9.7 from Debian
+// chroots. Each file gets its own database; files run in parallel on one
+// server, and one server after the other, so a failure names its server
+// (server:<kind>) and servers never compete for the two cores.
 export default defineConfig({
   test: {
     projects: [
@@ -14,19 +18,19 @@ export default defineConfig({
           sequence: { groupOrder: 0 },
         },
       },
-      {
+      ...selectedKinds().map((kind, i) => ({
         test: {
-          name: 'server',
+          name: `server:${kind}`,
           include: ['test/**/*.test.ts'],
           exclude: ['test/unit/**'],
           globalSetup: ['test/helpers/global-setup.ts'],
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: i + 1 },
           testTimeout: 60_000,
-          hookTimeout: 180_000,
+          hookTimeout: 300_000,
           fileParallelism: true,
           maxWorkers: 2,
         },
-      },
+      })),
     ],
   },
 })

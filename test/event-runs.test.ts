@@ -2,14 +2,14 @@ import knexFactory, { type Knex } from 'knex'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { runCli } from './helpers/cli.js'
 import { APP_SCHEMA } from './helpers/database.js'
-import { MARIADBD, startServer, type ExtraServer } from './helpers/servers.js'
+import { startServer, type ExtraServer } from './helpers/servers.js'
 import { until } from './helpers/wait.js'
-import { describeWhen, NEEDS_MARIADBD } from './helpers/requires.js'
+import { describeWithOwnServers } from './helpers/requires.js'
 
 // The drain event as it runs for months: a server of the test's own with the
 // event scheduler ON and binary logging on, so that turning the scheduler
 // off and counting binlog writes disturbs no other test.
-describeWhen(MARIADBD, NEEDS_MARIADBD)('the drain event on a server with the scheduler on', () => {
+describeWithOwnServers()('the drain event on a server with the scheduler on', () => {
   let server: ExtraServer
   let admin: Knex
   let app: Knex

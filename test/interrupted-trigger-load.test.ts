@@ -7,8 +7,8 @@ import { isRetryableWriteError } from '../src/library.js'
 import { runCli } from './helpers/cli.js'
 import { APP_SCHEMA } from './helpers/database.js'
 import { updateBypassingTriggers } from './helpers/family.js'
-import { MARIADBD, startServer, type ExtraServer } from './helpers/servers.js'
-import { describeWhen, NEEDS_MARIADBD } from './helpers/requires.js'
+import { startServer, type ExtraServer } from './helpers/servers.js'
+import { describeWithOwnServers } from './helpers/requires.js'
 
 // MariaDB parses a table's triggers whenever a statement opens the table
 // afresh. A statement interrupted during that parse (KILL QUERY here; on
@@ -17,7 +17,7 @@ import { describeWhen, NEEDS_MARIADBD } from './helpers/requires.js'
 // met it as application writes failing with that error while other nodes
 // wrote the same rows. These tests run on a server of their own: they flush
 // tables and kill queries many times a second, and edit a trigger file.
-describeWhen(MARIADBD, NEEDS_MARIADBD)('a statement interrupted while the server loads the triggers of users', () => {
+describeWithOwnServers()('a statement interrupted while the server loads the triggers of users', () => {
   let server: ExtraServer
   let admin: Knex
   let app: Knex

@@ -5,9 +5,9 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { packageRoot } from '../src/paths.js'
 import { runCli } from './helpers/cli.js'
 import { APP_SCHEMA } from './helpers/database.js'
-import { MARIADBD, startServer, type ExtraServer } from './helpers/servers.js'
+import { startServer, type ExtraServer } from './helpers/servers.js'
 import { until } from './helpers/wait.js'
-import { describeWhen, NEEDS_MARIADBD } from './helpers/requires.js'
+import { describeWithOwnServers } from './helpers/requires.js'
 
 // The README's recipe for a definer account, read from the README: the test
 // fails if the recipe stops being enough, or the two part ways.
@@ -23,7 +23,7 @@ const DEFINER_RECIPE = (() => {
 // beyond it, as the application's own or a compromised deploy account might
 // be. It must not gain anything through family-sync's objects, which run as
 // a more privileged definer.
-describeWhen(MARIADBD, NEEDS_MARIADBD)('no privilege path through family-sync objects', () => {
+describeWithOwnServers()('no privilege path through family-sync objects', () => {
   let server: ExtraServer
   let root: Knex
   let app: Knex

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli } from './helpers/cli.js'
 import { APP_SCHEMA, familyOf, rows } from './helpers/database.js'
 import { eventRunEnded, install, ourObjects } from './helpers/install.js'
-import { describeWhen, NEEDS_MARIADBD } from './helpers/requires.js'
-import { MARIADBD, startServer, type ExtraServer } from './helpers/servers.js'
+import { describeWithOwnServers } from './helpers/requires.js'
+import { startServer, type ExtraServer } from './helpers/servers.js'
 import { STORED_OBJECTS } from '../src/db/catalogue.js'
 
 // What depends on the event scheduler's global state runs on a server of
@@ -41,7 +41,7 @@ async function database(name: string): Promise<OwnDatabase> {
   }
 }
 
-describeWhen(MARIADBD, NEEDS_MARIADBD)('with the event scheduler ON', () => {
+describeWithOwnServers()('with the event scheduler ON', () => {
   beforeAll(async () => {
     server = await startServer({ args: ['--event-scheduler=ON'] })
     admin = knexFactory({ client: 'mysql2', connection: server.url, pool: { min: 0, max: 2 } })

@@ -10,9 +10,9 @@ import { updateBypassingTriggers } from './helpers/family.js'
 import { holdDrainEvent, install } from './helpers/install.js'
 import { populate } from './helpers/populate.js'
 import { startServe, type Served } from './helpers/serve.js'
-import { MARIADBD, startServer, type ExtraServer } from './helpers/servers.js'
+import { startServer, type ExtraServer } from './helpers/servers.js'
 import { until } from './helpers/wait.js'
-import { describeWhen, NEEDS_MARIADBD } from './helpers/requires.js'
+import { describeWithOwnServers } from './helpers/requires.js'
 
 export const PROMTOOL = [process.env.PROMTOOL, '/usr/bin/promtool', '/usr/local/bin/promtool'].find((p) => p && existsSync(p))
 
@@ -216,7 +216,7 @@ describe('serve as a process', () => {
   })
 })
 
-describeWhen(MARIADBD, NEEDS_MARIADBD)('serve across a database restart', () => {
+describeWithOwnServers()('serve across a database restart', () => {
   let server: ExtraServer
   let app: Knex
   beforeAll(async () => {

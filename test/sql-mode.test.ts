@@ -3,12 +3,12 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { checkConsistency } from '../src/library.js'
 import { runCli } from './helpers/cli.js'
 import { APP_SCHEMA } from './helpers/database.js'
-import { MARIADBD, startServer, type ExtraServer } from './helpers/servers.js'
-import { describeWhen, NEEDS_MARIADBD } from './helpers/requires.js'
+import { startServer, type ExtraServer } from './helpers/servers.js'
+import { describeWithOwnServers } from './helpers/requires.js'
 
 // The global sql_mode reaches every new session, so these run on a server of
 // their own rather than on the one the other test files share.
-describeWhen(MARIADBD, NEEDS_MARIADBD)('a server-wide sql_mode', () => {
+describeWithOwnServers()('a server-wide sql_mode', () => {
   let server: ExtraServer
   let admin: Knex
   beforeAll(async () => {

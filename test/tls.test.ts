@@ -7,9 +7,9 @@ import { connect } from '../src/connection/connect.js'
 import { parseDatabaseUrl } from '../src/connection/url.js'
 import { runCli } from './helpers/cli.js'
 import { APP_SCHEMA } from './helpers/database.js'
-import { MARIADBD, startServer, type ExtraServer } from './helpers/servers.js'
+import { startServer, type ExtraServer } from './helpers/servers.js'
 import { admin, exec } from './helpers/topology.js'
-import { describeWhen, NEEDS_MARIADBD } from './helpers/requires.js'
+import { describeWithOwnServers } from './helpers/requires.js'
 
 function openssl(dir: string, ...args: string[]): void {
   const run = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' })
@@ -38,7 +38,7 @@ async function encrypted(url: string): Promise<string> {
   }
 }
 
-describeWhen(MARIADBD, NEEDS_MARIADBD)('TLS through the mysql client’s URL parameters', () => {
+describeWithOwnServers()('TLS through the mysql client’s URL parameters', () => {
   let dir: string
   let server: ExtraServer
   let app: string
@@ -132,7 +132,7 @@ describeWhen(MARIADBD, NEEDS_MARIADBD)('TLS through the mysql client’s URL par
   })
 })
 
-describeWhen(MARIADBD, NEEDS_MARIADBD)('TLS against a server that offers none', () => {
+describeWithOwnServers()('TLS against a server that offers none', () => {
   let server: ExtraServer
   beforeAll(async () => {
     server = await startServer()

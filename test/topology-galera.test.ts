@@ -5,7 +5,7 @@ import { isRetryableWriteError, repairFamilyIds } from '../src/library.js'
 import { runCli } from './helpers/cli.js'
 import { APP_SCHEMA } from './helpers/database.js'
 import { updateBypassingTriggers } from './helpers/family.js'
-import { admin, exec, HAVE_GALERA, startGaleraCluster, type GaleraCluster } from './helpers/topology.js'
+import { admin, cannotStartGalera, exec, startGaleraCluster, type GaleraCluster } from './helpers/topology.js'
 import { describeWhen } from './helpers/requires.js'
 
 const GRANTS = 'SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, TRIGGER, CREATE ROUTINE, ALTER ROUTINE, EXECUTE, EVENT'
@@ -51,7 +51,7 @@ async function write(knex: Knex, sql: string, bindings: unknown[], stats: Stats)
   }
 }
 
-describeWhen(HAVE_GALERA, 'needs a Galera cluster of its own (Debian: apt-get install mariadb-server galera-4 rsync)')('a three-node Galera cluster', () => {
+describeWhen(!cannotStartGalera(), cannotStartGalera() ?? '')('a three-node Galera cluster', () => {
   let cluster: GaleraCluster
   let nodes: Knex[]
   const url = (i: number, user: 'root' | 'deployer' = 'deployer') => `${cluster.nodes[i].url.replace('mysql://root', user === 'root' ? 'mysql://root' : 'mysql://deployer:Dep-pw-1')}/app`

@@ -6,9 +6,9 @@ import { runCli } from './helpers/cli.js'
 import { APP_SCHEMA } from './helpers/database.js'
 import { updateBypassingTriggers } from './helpers/family.js'
 import { startServer } from './helpers/servers.js'
-import { admin, exec, HAVE_REPLICATION, startReplicaPair, type ReplicaPair } from './helpers/topology.js'
+import { admin, exec, startReplicaPair, type ReplicaPair } from './helpers/topology.js'
 import type { Knex } from 'knex'
-import { describeWhen, NEEDS_MARIADBD } from './helpers/requires.js'
+import { describeWithOwnServers } from './helpers/requires.js'
 
 const DEPLOYER = "'deployer'@'%'"
 const GRANTS = 'SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, TRIGGER, CREATE ROUTINE, ALTER ROUTINE, EXECUTE, EVENT'
@@ -32,7 +32,7 @@ async function snapshot(url: string): Promise<Record<string, unknown>> {
   }
 }
 
-describeWhen(HAVE_REPLICATION, NEEDS_MARIADBD)('a GTID primary and replica, binlog_format=MIXED', () => {
+describeWithOwnServers()('a GTID primary and replica, binlog_format=MIXED', () => {
   let pair: ReplicaPair
   let primaryApp: Knex
   let replicaApp: Knex
@@ -122,7 +122,7 @@ describeWhen(HAVE_REPLICATION, NEEDS_MARIADBD)('a GTID primary and replica, binl
     // The primary goes down; the replica is promoted.
     await primaryApp.destroy()
     await pair.primary.stop()
-    await exec(pair.replica.url, 'STOP SLAVE', 'RESET SLAVE ALL', 'SET GLOBAL read_only = OFF')
+    await pair.promote(pair.replica)
     const verify = await runCli(['verify', '--url', url(pair.replica)])
     expect(verify.code).toBe(1)
     expect(verify.stdout).toMatch(/problem: event family_sync_drain_every_second is SLAVESIDE_DISABLED on a writable server: replication left it disabled \(after a failover\?\).*run family-sync migrate up, which enables it for its owner/)
@@ -157,7 +157,7 @@ describeWhen(HAVE_REPLICATION, NEEDS_MARIADBD)('a GTID primary and replica, binl
   }, 90_000)
 })
 
-describeWhen(HAVE_REPLICATION, NEEDS_MARIADBD)('binlog_format=STATEMENT', () => {
+describeWithOwnServers()('binlog_format=STATEMENT', () => {
   it('the preflight refuses it with one line, changing nothing', async () => {
     const server = await startServer({ args: ['--log-bin=binlog', '--binlog-format=STATEMENT', '--server-id=3', '--log-bin-trust-function-creators=ON'] })
     try {

@@ -6,10 +6,10 @@ import { CLI, runCli, startCli } from './helpers/cli.js'
 import { APP_SCHEMA, createTestDatabase } from './helpers/database.js'
 import { install } from './helpers/install.js'
 import { populate } from './helpers/populate.js'
-import { MARIADBD, startServer, type ExtraServer } from './helpers/servers.js'
-import { describeWhen, NEEDS_MARIADBD } from './helpers/requires.js'
+import { startServer, type ExtraServer } from './helpers/servers.js'
+import { describeWithOwnServers } from './helpers/requires.js'
 
-describeWhen(MARIADBD, NEEDS_MARIADBD)('drain --watch as a sidecar', () => {
+describeWithOwnServers()('drain --watch as a sidecar', () => {
   let server: ExtraServer
   beforeAll(async () => {
     server = await startServer()

@@ -1,4 +1,5 @@
 import { describe } from 'vitest'
+import { cannotStartServers } from './servers.js'
 
 /**
  * describe when what the tests need is here; otherwise describe.skip, with
@@ -11,4 +12,8 @@ export function describeWhen(available: unknown, missing: string): typeof descri
   return describe.skip
 }
 
-export const NEEDS_MARIADBD = 'needs mariadbd to start servers of its own (Debian: apt-get install mariadb-server)'
+/** describe for tests that start servers of the suite's kind (restarts, replicas, TLS, another scheduler state). */
+export function describeWithOwnServers(): typeof describe | typeof describe.skip {
+  const missing = cannotStartServers()
+  return describeWhen(!missing, missing ?? '')
+}

@@ -1,18 +1,19 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import knexFactory from 'knex'
-
-export const MARIADBD = ['/usr/sbin/mariadbd', '/usr/local/bin/mariadbd'].find(existsSync)
+import { inject } from 'vitest'
+import { buildOf, inBuild, type ServerBuild, type ServerKind } from './server-builds.js'
 
 export interface ExtraServer {
   /** Server URL as root, no database. */
   url: string
   port: number
+  build: ServerBuild
+  /** The datadir as seen from this machine (inside the chroot's tree for a chroot build). */
   datadir: string
-  socket: string
   readonly pid: number | undefined
   /** SIGTERM, wait for it to exit. */
   stop(): Promise<void>
@@ -25,9 +26,11 @@ export interface ExtraServer {
 }
 
 export interface ServerOptions {
-  /** Extra mariadbd options. */
+  /** Which server to start (default: the build of the suite's own server). */
+  build?: ServerBuild
+  /** Extra server options. */
   args?: string[]
-  /** Run as this OS user (Galera's rsync SST refuses root). */
+  /** Run as this OS user (Galera's rsync SST refuses root); this machine's builds only. */
   user?: string
   /** The server is killed after this long whatever happens (default 10 minutes). */
   hardTimeoutMs?: number
@@ -35,6 +38,21 @@ export interface ServerOptions {
   port?: number
   /** Extra environment (Galera needs PATH to find wsrep_sst_rsync). */
   env?: Record<string, string>
+}
+
+/**
+ * The build of the server this test file runs against: tests that start
+ * servers of their own (replicas, TLS, restarts) start the same kind. Undefined
+ * when this machine cannot start one (the suite's server is in a container and
+ * there is no mariadbd here).
+ */
+export function suiteBuild(): ServerBuild | undefined {
+  return buildOf(inject('serverKind') as ServerKind)
+}
+
+/** Why a test that starts servers of its own cannot run here, or undefined when it can. */
+export function cannotStartServers(): string | undefined {
+  return suiteBuild() ? undefined : 'needs a server binary on this machine to start servers of its own (Debian: apt-get install mariadb-server)'
 }
 
 // Every server a test starts is killed by pid when the test process exits,
@@ -52,7 +70,7 @@ export async function freePort(): Promise<number> {
   return port
 }
 
-export async function waitUntilUp(url: string, child?: ChildProcess, timeoutMs = 60_000): Promise<void> {
+export async function waitUntilUp(url: string, child?: ChildProcess, timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     // The refusals while the server starts are expected: keep them out of the test log.
@@ -74,37 +92,85 @@ function exited(child: ChildProcess): Promise<void> {
   return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()))
 }
 
-/** A mariadbd of the test's own, on a temporary datadir and a free port. */
+const STALE_MS = 3 * 60 * 60 * 1000
+
+/**
+ * Where a server's files go: a fresh directory of its own, under /tmp for this
+ * machine's build, inside the chroot for a chroot build (the server sees only
+ * the chroot). Directories an earlier run could not remove go after a few hours.
+ */
+function serverBase(build: ServerBuild): { outside: string; inside: string } {
+  const parent = build.root ? join(build.root, 'srv', 'family-sync-test') : tmpdir()
+  mkdirSync(parent, { recursive: true })
+  if (build.root) {
+    for (const name of readdirSync(parent)) {
+      const dir = join(parent, name)
+      if (Date.now() - statSync(dir).mtimeMs > STALE_MS) rmSync(dir, { recursive: true, force: true })
+    }
+  }
+  const outside = mkdtempSync(join(parent, 'family-sync-server-'))
+  chmodSync(outside, 0o755)
+  return { outside, inside: build.root ? outside.slice(build.root.length) : outside }
+}
+
+function run(build: ServerBuild, command: string, args: string[]): void {
+  const [file, argv] = inBuild(build, command, args)
+  const result = spawnSync(file, argv, { encoding: 'utf8' })
+  if (result.status !== 0) throw new Error(`${command} failed: ${result.stderr || result.stdout}`)
+}
+
+/**
+ * A server of the test's own, on a temporary datadir, tmpdir, socket and a
+ * free port, with the build's own defaults (--no-defaults: nothing from a
+ * my.cnf), killed by pid when the test process exits.
+ */
 export async function startServer(options: ServerOptions = {}): Promise<ExtraServer> {
-  if (!MARIADBD) throw new Error('mariadbd is not installed')
-  const base = mkdtempSync(join(tmpdir(), 'family-sync-server-'))
-  chmodSync(base, 0o755)
-  const datadir = join(base, 'data')
-  mkdirSync(datadir)
+  const build = options.build ?? suiteBuild()
+  if (!build) throw new Error(cannotStartServers())
+  const base = serverBase(build)
+  const path = (name: string) => ({ outside: join(base.outside, name), inside: join(base.inside, name) })
+  const datadir = path('data')
   // A server starting up deletes every #sql… file in its tmpdir: sharing /tmp
   // with the suite's server would delete that server's temporary tables under
   // its running statements ("Error on delete of '/tmp/#sql-temptable-…'").
-  const tmp = join(base, 'tmp')
-  mkdirSync(tmp)
-  const user = options.user ?? userInfo().username
+  const tmp = path('tmp')
+  const files = path('files')
+  for (const dir of [tmp, files]) mkdirSync(dir.outside)
+  const user = options.user ?? (build.root ? 'root' : userInfo().username)
   if (options.user) {
-    const ids = spawnSync('id', ['-u', user], { encoding: 'utf8' })
-    const gids = spawnSync('id', ['-g', user], { encoding: 'utf8' })
-    chownSync(base, Number(ids.stdout), Number(gids.stdout))
-    chownSync(datadir, Number(ids.stdout), Number(gids.stdout))
-    chownSync(tmp, Number(ids.stdout), Number(gids.stdout))
+    const uid = Number(spawnSync('id', ['-u', user], { encoding: 'utf8' }).stdout)
+    const gid = Number(spawnSync('id', ['-g', user], { encoding: 'utf8' }).stdout)
+    for (const dir of [base.outside, tmp.outside, files.outside]) chownSync(dir, uid, gid)
   }
-  const install = spawnSync('mariadb-install-db', ['--no-defaults', `--datadir=${datadir}`, '--auth-root-authentication-method=normal', `--user=${user}`, '--skip-test-db', `--tmpdir=${tmp}`], { encoding: 'utf8' })
-  if (install.status !== 0) throw new Error(`mariadb-install-db failed: ${install.stderr}`)
+  if (build.engine === 'mysql') {
+    run(build, build.server, ['--no-defaults', '--initialize-insecure', `--datadir=${datadir.inside}`, `--tmpdir=${tmp.inside}`, `--user=${user}`])
+  } else {
+    mkdirSync(datadir.outside)
+    if (options.user) chownSync(datadir.outside, Number(spawnSync('id', ['-u', user], { encoding: 'utf8' }).stdout), Number(spawnSync('id', ['-g', user], { encoding: 'utf8' }).stdout))
+    run(build, 'mariadb-install-db', ['--no-defaults', '--force', `--datadir=${datadir.inside}`, '--auth-root-authentication-method=normal', `--user=${user}`, '--skip-test-db', `--tmpdir=${tmp.inside}`])
+  }
   const port = options.port ?? (await freePort())
-  const socket = join(base, 'mysqld.sock')
   const url = `mysql://root@127.0.0.1:${port}`
   let child: ChildProcess | undefined
   let hard: NodeJS.Timeout | undefined
-  const args = ['--no-defaults', `--datadir=${datadir}`, `--port=${port}`, '--bind-address=127.0.0.1', `--socket=${socket}`, `--tmpdir=${tmp}`, `--pid-file=${join(base, 'mysqld.pid')}`, `--user=${user}`, `--log-error=${join(base, 'error.log')}`, ...(options.args ?? [])]
+  const args = [
+    '--no-defaults',
+    `--datadir=${datadir.inside}`,
+    `--port=${port}`,
+    '--bind-address=127.0.0.1',
+    `--socket=${path('mysqld.sock').inside}`,
+    `--tmpdir=${tmp.inside}`,
+    `--pid-file=${path('mysqld.pid').inside}`,
+    `--user=${user}`,
+    `--log-error=${path('error.log').inside}`,
+    // MySQL: no X protocol listener, and LOAD DATA/SELECT INTO OUTFILE confined to a directory of its own.
+    ...(build.engine === 'mysql' ? ['--mysqlx=OFF', `--secure-file-priv=${files.inside}`] : []),
+    ...(options.args ?? []),
+  ]
 
   async function start(extra: string[] = []): Promise<void> {
-    child = spawn(MARIADBD!, [...args, ...extra], { stdio: 'ignore', env: { ...process.env, ...options.env } })
+    const [file, argv] = inBuild(build!, build!.server, [...args, ...extra])
+    child = spawn(file, argv, { stdio: 'ignore', env: { ...process.env, ...options.env } })
     running.add(child)
     const started = child
     child.once('exit', () => running.delete(started))
@@ -124,12 +190,17 @@ export async function startServer(options: ServerOptions = {}): Promise<ExtraSer
     child = undefined
   }
 
-  await start()
+  try {
+    await start()
+  } catch (error) {
+    rmSync(base.outside, { recursive: true, force: true })
+    throw error
+  }
   return {
     url,
     port,
-    datadir,
-    socket,
+    build,
+    datadir: datadir.outside,
     get pid() {
       return child?.pid
     },
@@ -138,18 +209,15 @@ export async function startServer(options: ServerOptions = {}): Promise<ExtraSer
     start,
     async remove() {
       await signal('SIGTERM')
-      rmSync(base, { recursive: true, force: true })
+      rmSync(base.outside, { recursive: true, force: true })
     },
   }
 }
 
-/**
- * A second server with binary logging on: a temporary mariadbd when this
- * machine has one, else MySQL 8.4 in a container (binary logging is on by
- * default there).
- */
+/** A second server of the suite's kind with binary logging on (MySQL's default; MariaDB's is off). */
 export async function startBinlogServer(): Promise<Pick<ExtraServer, 'url' | 'remove'>> {
-  if (MARIADBD) return startServer({ args: ['--log-bin=binlog', '--server-id=7'] })
+  const build = suiteBuild()
+  if (build) return startServer({ build, args: ['--log-bin=binlog', '--server-id=7'] })
   const { MySqlContainer } = await import('@testcontainers/mysql')
   const container = await new MySqlContainer('mysql:8.4').withRootPassword('family-sync').start()
   const url = `mysql://root:family-sync@${container.getHost()}:${container.getPort()}`

@@ -1,13 +1,21 @@
 import { existsSync } from 'node:fs'
 import knexFactory, { type Knex } from 'knex'
-import { freePort, MARIADBD, startServer, type ExtraServer } from './servers.js'
+import { freePort, startServer, suiteBuild, type ExtraServer } from './servers.js'
+import type { ServerBuild } from './server-builds.js'
 
 // Real topologies on loopback, for the tests that need them. Every node is a
-// mariadbd of the test's own (see servers.ts: hard timeout, killed by pid).
+// server of the suite's own kind (see servers.ts: hard timeout, killed by
+// pid), so a replica of MySQL 9.7 is tested on MySQL 9.7.
 
-export const GALERA_PROVIDER = ['/usr/lib/galera/libgalera_smm.so', '/usr/lib/libgalera_smm.so'].find(existsSync)
-export const HAVE_REPLICATION = !!MARIADBD
-export const HAVE_GALERA = !!MARIADBD && !!GALERA_PROVIDER && existsSync('/usr/bin/rsync') && existsSync('/usr/bin/wsrep_sst_rsync')
+/** Why a Galera cluster cannot be started for this suite, or undefined when it can. */
+export function cannotStartGalera(): string | undefined {
+  const build = suiteBuild()
+  if (!build) return 'needs mariadbd on this machine to start a Galera cluster (Debian: apt-get install mariadb-server galera-4 rsync)'
+  if (build.engine === 'mysql') return 'Galera is MariaDB\'s: MySQL replicates through Group Replication instead'
+  if (!build.galeraProvider || build.root) return `needs Galera's provider and rsync for ${build.kind} (Debian: apt-get install galera-4 rsync)`
+  if (!existsSync('/usr/bin/rsync') || !existsSync('/usr/bin/wsrep_sst_rsync')) return 'needs rsync and wsrep_sst_rsync (Debian: apt-get install mariadb-server galera-4 rsync)'
+  return undefined
+}
 
 export function admin(url: string, database?: string): Knex {
   const quiet = { warn() {}, error() {}, debug() {}, deprecate() {} }
@@ -42,36 +50,76 @@ export interface ReplicaPair {
   replicationError(server?: ExtraServer): Promise<string | null>
   /** Points `replica` at `source` with GTID replication. */
   follow(replica: ExtraServer, source: ExtraServer): Promise<void>
+  /** Makes a replica a writable primary: replication stopped and forgotten, read_only off. */
+  promote(server: ExtraServer): Promise<void>
   remove(): Promise<void>
 }
 
-/** A GTID primary and a read-only replica, both with binary logs and the event scheduler ON. */
+/** How each engine spells GTID replication: its options, and the statements that follow, wait and stop. */
+function replication(build: ServerBuild) {
+  if (build.engine === 'mysql') {
+    return {
+      options: (id: number) => [`--server-id=${id}`, '--gtid-mode=ON', '--enforce-gtid-consistency=ON'],
+      position: 'SELECT @@GLOBAL.gtid_executed',
+      wait: 'SELECT WAIT_FOR_EXECUTED_GTID_SET(?, 30)',
+      stop: ['STOP REPLICA', 'RESET REPLICA ALL'],
+      follow: (port: number) => [
+        `CHANGE REPLICATION SOURCE TO SOURCE_HOST='127.0.0.1', SOURCE_PORT=${port}, SOURCE_USER='repl', SOURCE_PASSWORD='Repl-pw-1', SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1, SOURCE_CONNECT_RETRY=1`,
+        'START REPLICA',
+      ],
+      status: 'SHOW REPLICA STATUS',
+      running: 'Replica_SQL_Running',
+      readOnlyOff: ['SET GLOBAL super_read_only = OFF', 'SET GLOBAL read_only = OFF'],
+    }
+  }
+  return {
+    options: (id: number) => [`--server-id=${id}`, '--gtid-domain-id=0', '--gtid-strict-mode=ON', '--log-slave-updates=ON'],
+    position: 'SELECT @@GLOBAL.gtid_binlog_pos',
+    wait: 'SELECT MASTER_GTID_WAIT(?, 30)',
+    stop: ['STOP SLAVE', 'RESET SLAVE ALL'],
+    follow: (port: number) => [
+      `CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${port}, MASTER_USER='repl', MASTER_PASSWORD='Repl-pw-1', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1`,
+      'START SLAVE',
+    ],
+    status: 'SHOW SLAVE STATUS',
+    running: 'Slave_SQL_Running',
+    readOnlyOff: ['SET GLOBAL read_only = OFF'],
+  }
+}
+
+/** A GTID primary and a read-only replica of the suite's kind, both with binary logs and the event scheduler ON. */
 export async function startReplicaPair(binlogFormat: 'ROW' | 'MIXED' | 'STATEMENT'): Promise<ReplicaPair> {
-  const common = ['--log-bin=binlog', `--binlog-format=${binlogFormat}`, '--gtid-strict-mode=ON', '--log-slave-updates=ON', '--event-scheduler=ON', '--log-bin-trust-function-creators=ON']
-  const primary = await startServer({ args: ['--server-id=1', '--gtid-domain-id=0', ...common] })
-  const replica = await startServer({ args: ['--server-id=2', '--gtid-domain-id=0', '--read-only=ON', ...common] })
+  const build = suiteBuild()
+  if (!build) throw new Error('no server build on this machine to start a replica pair')
+  const spelling = replication(build)
+  const common = ['--log-bin=binlog', `--binlog-format=${binlogFormat}`, '--event-scheduler=ON', '--log-bin-trust-function-creators=ON']
+  const primary = await startServer({ build, args: [...spelling.options(1), ...common] })
+  const replica = await startServer({ build, args: [...spelling.options(2), '--read-only=ON', ...common] })
   await exec(primary.url, "CREATE USER 'repl'@'%' IDENTIFIED BY 'Repl-pw-1'", "GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%'")
   const pair: ReplicaPair = {
     primary,
     replica,
     async follow(follower, source) {
-      await exec(follower.url, 'STOP SLAVE', 'RESET SLAVE ALL')
-      await exec(follower.url, `CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${source.port}, MASTER_USER='repl', MASTER_PASSWORD='Repl-pw-1', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1`, 'START SLAVE')
+      await exec(follower.url, ...spelling.stop)
+      await exec(follower.url, ...spelling.follow(source.port))
+    },
+    async promote(server) {
+      await exec(server.url, ...spelling.stop, ...spelling.readOnlyOff)
     },
     async sync(source = pair.primary, follower = pair.replica) {
-      const position = await scalar<string>(source.url, 'SELECT @@GLOBAL.gtid_binlog_pos')
-      const waited = await scalar<number>(follower.url, 'SELECT MASTER_GTID_WAIT(?, 30)', [position])
+      const position = await scalar<string>(source.url, spelling.position)
+      const waited = await scalar<number>(follower.url, spelling.wait, [position])
       if (Number(waited) !== 0) throw new Error(`replica did not reach ${position} in 30 s: ${await pair.replicationError(follower)}`)
     },
     async replicationError(server = pair.replica) {
       const knex = admin(server.url)
       try {
-        const [rows] = (await knex.raw('SHOW SLAVE STATUS')) as [Array<Record<string, string>>]
+        const [rows] = (await knex.raw(spelling.status)) as [Array<Record<string, string>>]
         const status = rows[0]
         if (!status) return 'not a replica'
-        if (status.Last_SQL_Errno !== '0' && status.Last_SQL_Errno !== (0 as unknown as string)) return `SQL thread: ${status.Last_SQL_Errno} ${status.Last_SQL_Error}`
-        if (status.Last_IO_Errno !== '0' && status.Last_IO_Errno !== (0 as unknown as string)) return `IO thread: ${status.Last_IO_Errno} ${status.Last_IO_Error}`
-        if (status.Slave_SQL_Running !== 'Yes') return `SQL thread not running (${status.Slave_SQL_Running})`
+        if (Number(status.Last_SQL_Errno) !== 0) return `SQL thread: ${status.Last_SQL_Errno} ${status.Last_SQL_Error}`
+        if (Number(status.Last_IO_Errno) !== 0) return `IO thread: ${status.Last_IO_Errno} ${status.Last_IO_Error}`
+        if (status[spelling.running] !== 'Yes') return `SQL thread not running (${status[spelling.running]})`
         return null
       } finally {
         await knex.destroy()
@@ -114,6 +162,9 @@ async function waitSynced(node: ExtraServer, size: number, timeoutMs = 120_000):
  * refuses root). Nodes join one after the other by rsync SST.
  */
 export async function startGaleraCluster(size = 3): Promise<GaleraCluster> {
+  const build = suiteBuild()
+  const why = cannotStartGalera()
+  if (why || !build) throw new Error(why)
   const ports = await Promise.all(Array.from({ length: size }, async () => ({ galera: await freePort(), ist: await freePort(), sst: await freePort() })))
   const address = `gcomm://${ports.map((p) => `127.0.0.1:${p.galera}`).join(',')}`
   const nodes: ExtraServer[] = []
@@ -121,6 +172,7 @@ export async function startGaleraCluster(size = 3): Promise<GaleraCluster> {
     for (let i = 0; i < size; i++) {
       const p = ports[i]
       const node = await startServer({
+        build,
         user: 'mysql',
         hardTimeoutMs: 900_000,
         env: { PATH: `/usr/bin:/bin:/usr/sbin:/sbin:${process.env.PATH ?? ''}` },
@@ -131,7 +183,7 @@ export async function startGaleraCluster(size = 3): Promise<GaleraCluster> {
           '--innodb-flush-log-at-trx-commit=0',
           '--event-scheduler=ON',
           '--wsrep-on=ON',
-          `--wsrep-provider=${GALERA_PROVIDER}`,
+          `--wsrep-provider=${build.galeraProvider}`,
           '--wsrep-cluster-name=family_sync_test',
           `--wsrep-cluster-address=${i === 0 ? 'gcomm://' : address}`,
           `--wsrep-node-address=127.0.0.1:${p.galera}`,
