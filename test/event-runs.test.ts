@@ -2,7 +2,8 @@ import knexFactory, { type Knex } from 'knex'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { runCli } from './helpers/cli.js'
 import { APP_SCHEMA } from './helpers/database.js'
-import { startServer, type ExtraServer } from './helpers/servers.js'
+import type { ExtraServer } from './helpers/servers.js'
+import { startSuiteServer } from './helpers/suite-build.js'
 import { until } from './helpers/wait.js'
 import { describeWithOwnServers } from './helpers/requires.js'
 
@@ -27,7 +28,7 @@ describeWithOwnServers()('the drain event on a server with the scheduler on', ()
   }
 
   beforeAll(async () => {
-    server = await startServer({ args: ['--event-scheduler=ON', '--log-bin=binlog', '--server-id=3', '--binlog-format=ROW', '--log-bin-trust-function-creators=ON'] })
+    server = await startSuiteServer({ args: ['--event-scheduler=ON', '--log-bin=binlog', '--server-id=3', '--binlog-format=ROW', '--log-bin-trust-function-creators=ON'] })
     admin = knexFactory({ client: 'mysql2', connection: server.url, pool: { min: 0, max: 2 } })
     await admin.raw('CREATE DATABASE app')
     app = knexFactory({ client: 'mysql2', connection: url(), pool: { min: 0, max: 4 } })

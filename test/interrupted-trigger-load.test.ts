@@ -7,7 +7,8 @@ import { isRetryableWriteError } from '../src/library.js'
 import { runCli } from './helpers/cli.js'
 import { APP_SCHEMA } from './helpers/database.js'
 import { updateBypassingTriggers } from './helpers/family.js'
-import { startServer, type ExtraServer } from './helpers/servers.js'
+import type { ExtraServer } from './helpers/servers.js'
+import { startSuiteServer } from './helpers/suite-build.js'
 import { describeWithOwnServers } from './helpers/requires.js'
 
 // MariaDB parses a table's triggers whenever a statement opens the table
@@ -30,7 +31,7 @@ describeWithOwnServers()('a statement interrupted while the server loads the tri
   }
 
   beforeAll(async () => {
-    server = await startServer()
+    server = await startSuiteServer()
     admin = knexFactory({ client: 'mysql2', connection: server.url, pool: { min: 0, max: 4 } })
     await admin.raw('CREATE DATABASE app')
     app = knexFactory({ client: 'mysql2', connection: url(), pool: { min: 0, max: 8 } })

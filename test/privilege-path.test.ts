@@ -5,7 +5,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { packageRoot } from '../src/paths.js'
 import { runCli } from './helpers/cli.js'
 import { APP_SCHEMA } from './helpers/database.js'
-import { startServer, type ExtraServer } from './helpers/servers.js'
+import type { ExtraServer } from './helpers/servers.js'
+import { startSuiteServer } from './helpers/suite-build.js'
 import { until } from './helpers/wait.js'
 import { describeWithOwnServers } from './helpers/requires.js'
 
@@ -42,7 +43,7 @@ describeWithOwnServers()('no privilege path through family-sync objects', () => 
   }
 
   beforeAll(async () => {
-    server = await startServer({ args: ['--event-scheduler=ON'] })
+    server = await startSuiteServer({ args: ['--event-scheduler=ON'] })
     root = knexFactory({ client: 'mysql2', connection: server.url, pool: { min: 0, max: 2 } })
     await root.raw('CREATE DATABASE app')
     app = knexFactory({ client: 'mysql2', connection: url(), pool: { min: 0, max: 2 } })

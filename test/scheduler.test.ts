@@ -5,7 +5,8 @@ import { runCli } from './helpers/cli.js'
 import { APP_SCHEMA, familyOf, rows } from './helpers/database.js'
 import { eventRunEnded, install, ourObjects } from './helpers/install.js'
 import { describeWithOwnServers } from './helpers/requires.js'
-import { startServer, type ExtraServer } from './helpers/servers.js'
+import type { ExtraServer } from './helpers/servers.js'
+import { startSuiteServer } from './helpers/suite-build.js'
 import { STORED_OBJECTS } from '../src/db/catalogue.js'
 
 // What depends on the event scheduler's global state runs on a server of
@@ -43,7 +44,7 @@ async function database(name: string): Promise<OwnDatabase> {
 
 describeWithOwnServers()('with the event scheduler ON', () => {
   beforeAll(async () => {
-    server = await startServer({ args: ['--event-scheduler=ON'] })
+    server = await startSuiteServer({ args: ['--event-scheduler=ON'] })
     admin = knexFactory({ client: 'mysql2', connection: server.url, pool: { min: 0, max: 2 } })
   }, 120_000)
   afterAll(async () => {

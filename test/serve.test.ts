@@ -10,7 +10,8 @@ import { updateBypassingTriggers } from './helpers/family.js'
 import { holdDrainEvent, install } from './helpers/install.js'
 import { populate } from './helpers/populate.js'
 import { startServe, type Served } from './helpers/serve.js'
-import { startServer, type ExtraServer } from './helpers/servers.js'
+import type { ExtraServer } from './helpers/servers.js'
+import { startSuiteServer } from './helpers/suite-build.js'
 import { until } from './helpers/wait.js'
 import { describeWithOwnServers } from './helpers/requires.js'
 
@@ -220,7 +221,7 @@ describeWithOwnServers()('serve across a database restart', () => {
   let server: ExtraServer
   let app: Knex
   beforeAll(async () => {
-    server = await startServer()
+    server = await startSuiteServer()
     const admin = knexFactory({ client: 'mysql2', connection: server.url, pool: { min: 0, max: 1 } })
     await admin.raw('CREATE DATABASE app')
     await admin.destroy()

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { checkConsistency } from '../src/library.js'
 import { runCli } from './helpers/cli.js'
 import { APP_SCHEMA } from './helpers/database.js'
-import { startServer, type ExtraServer } from './helpers/servers.js'
+import type { ExtraServer } from './helpers/servers.js'
+import { startSuiteServer } from './helpers/suite-build.js'
 import { describeWithOwnServers } from './helpers/requires.js'
 
 // The global sql_mode reaches every new session, so these run on a server of
@@ -12,7 +13,7 @@ describeWithOwnServers()('a server-wide sql_mode', () => {
   let server: ExtraServer
   let admin: Knex
   beforeAll(async () => {
-    server = await startServer()
+    server = await startSuiteServer()
     admin = knexFactory({ client: 'mysql2', connection: server.url, pool: { min: 0, max: 1 } })
   }, 120_000)
   afterAll(async () => {

@@ -7,7 +7,8 @@ import { connect } from '../src/connection/connect.js'
 import { parseDatabaseUrl } from '../src/connection/url.js'
 import { runCli } from './helpers/cli.js'
 import { APP_SCHEMA } from './helpers/database.js'
-import { startServer, type ExtraServer } from './helpers/servers.js'
+import type { ExtraServer } from './helpers/servers.js'
+import { startSuiteServer } from './helpers/suite-build.js'
 import { admin, exec } from './helpers/topology.js'
 import { describeWithOwnServers } from './helpers/requires.js'
 
@@ -45,7 +46,7 @@ describeWithOwnServers()('TLS through the mysql client’s URL parameters', () =
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'family-sync-tls-'))
     certificates(dir)
-    server = await startServer({ args: [`--ssl-ca=${join(dir, 'ca.pem')}`, `--ssl-cert=${join(dir, 'server-cert.pem')}`, `--ssl-key=${join(dir, 'server-key.pem')}`] })
+    server = await startSuiteServer({ args: [`--ssl-ca=${join(dir, 'ca.pem')}`, `--ssl-cert=${join(dir, 'server-cert.pem')}`, `--ssl-key=${join(dir, 'server-key.pem')}`] })
     await exec(server.url, 'CREATE DATABASE app')
     const knex = admin(server.url, 'app')
     for (const ddl of APP_SCHEMA) await knex.raw(ddl)
@@ -135,7 +136,7 @@ describeWithOwnServers()('TLS through the mysql client’s URL parameters', () =
 describeWithOwnServers()('TLS against a server that offers none', () => {
   let server: ExtraServer
   beforeAll(async () => {
-    server = await startServer()
+    server = await startSuiteServer()
   }, 120_000)
   afterAll(async () => {
     await server?.remove()

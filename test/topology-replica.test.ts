@@ -5,7 +5,7 @@ import { eventRunEnded } from './helpers/install.js'
 import { runCli } from './helpers/cli.js'
 import { APP_SCHEMA } from './helpers/database.js'
 import { updateBypassingTriggers } from './helpers/family.js'
-import { startServer } from './helpers/servers.js'
+import { startSuiteServer } from './helpers/suite-build.js'
 import { admin, exec, startReplicaPair, type ReplicaPair } from './helpers/topology.js'
 import type { Knex } from 'knex'
 import { describeWithOwnServers } from './helpers/requires.js'
@@ -159,7 +159,7 @@ describeWithOwnServers()('a GTID primary and replica, binlog_format=MIXED', () =
 
 describeWithOwnServers()('binlog_format=STATEMENT', () => {
   it('the preflight refuses it with one line, changing nothing', async () => {
-    const server = await startServer({ args: ['--log-bin=binlog', '--binlog-format=STATEMENT', '--server-id=3', '--log-bin-trust-function-creators=ON'] })
+    const server = await startSuiteServer({ args: ['--log-bin=binlog', '--binlog-format=STATEMENT', '--server-id=3', '--log-bin-trust-function-creators=ON'] })
     try {
       await exec(server.url, 'CREATE DATABASE app')
       const app = admin(server.url, 'app')

@@ -6,13 +6,14 @@ import { CLI, runCli, startCli } from './helpers/cli.js'
 import { APP_SCHEMA, createTestDatabase } from './helpers/database.js'
 import { install } from './helpers/install.js'
 import { populate } from './helpers/populate.js'
-import { startServer, type ExtraServer } from './helpers/servers.js'
+import type { ExtraServer } from './helpers/servers.js'
+import { startSuiteServer } from './helpers/suite-build.js'
 import { describeWithOwnServers } from './helpers/requires.js'
 
 describeWithOwnServers()('drain --watch as a sidecar', () => {
   let server: ExtraServer
   beforeAll(async () => {
-    server = await startServer()
+    server = await startSuiteServer()
   }, 120_000)
   afterAll(() => server?.remove())
 

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process'
 import { serverUrl } from './database.js'
 import { inBuild } from './server-builds.js'
-import { suiteBuild } from './servers.js'
+import { suiteBuild } from './suite-build.js'
 
 /**
  * Runs a script through the server's own command-line client, as a DBA

@@ -1,5 +1,5 @@
 import { describe } from 'vitest'
-import { cannotStartServers } from './servers.js'
+import { cannotStartServers } from './suite-build.js'
 
 /**
  * describe when what the tests need is here; otherwise describe.skip, with

@@ -4,8 +4,7 @@ import { createServer } from 'node:net'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import knexFactory from 'knex'
-import { inject } from 'vitest'
-import { buildOf, inBuild, type ServerBuild, type ServerKind } from './server-builds.js'
+import { inBuild, type ServerBuild } from './server-builds.js'
 
 export interface ExtraServer {
   /** Server URL as root, no database. */
@@ -26,8 +25,8 @@ export interface ExtraServer {
 }
 
 export interface ServerOptions {
-  /** Which server to start (default: the build of the suite's own server). */
-  build?: ServerBuild
+  /** Which server to start (suiteBuild() gives the suite's own kind). */
+  build: ServerBuild
   /** Extra server options. */
   args?: string[]
   /** Run as this OS user (Galera's rsync SST refuses root); this machine's builds only. */
@@ -38,21 +37,6 @@ export interface ServerOptions {
   port?: number
   /** Extra environment (Galera needs PATH to find wsrep_sst_rsync). */
   env?: Record<string, string>
-}
-
-/**
- * The build of the server this test file runs against: tests that start
- * servers of their own (replicas, TLS, restarts) start the same kind. Undefined
- * when this machine cannot start one (the suite's server is in a container and
- * there is no mariadbd here).
- */
-export function suiteBuild(): ServerBuild | undefined {
-  return buildOf(inject('serverKind') as ServerKind)
-}
-
-/** Why a test that starts servers of its own cannot run here, or undefined when it can. */
-export function cannotStartServers(): string | undefined {
-  return suiteBuild() ? undefined : 'needs a server binary on this machine to start servers of its own (Debian: apt-get install mariadb-server)'
 }
 
 // Every server a test starts is killed by pid when the test process exits,
@@ -124,9 +108,8 @@ function run(build: ServerBuild, command: string, args: string[]): void {
  * free port, with the build's own defaults (--no-defaults: nothing from a
  * my.cnf), killed by pid when the test process exits.
  */
-export async function startServer(options: ServerOptions = {}): Promise<ExtraServer> {
-  const build = options.build ?? suiteBuild()
-  if (!build) throw new Error(cannotStartServers())
+export async function startServer(options: ServerOptions): Promise<ExtraServer> {
+  const build = options.build
   const base = serverBase(build)
   const path = (name: string) => ({ outside: join(base.outside, name), inside: join(base.inside, name) })
   const datadir = path('data')
@@ -214,12 +197,3 @@ export async function startServer(options: ServerOptions = {}): Promise<ExtraSer
   }
 }
 
-/** A second server of the suite's kind with binary logging on (MySQL's default; MariaDB's is off). */
-export async function startBinlogServer(): Promise<Pick<ExtraServer, 'url' | 'remove'>> {
-  const build = suiteBuild()
-  if (build) return startServer({ build, args: ['--log-bin=binlog', '--server-id=7'] })
-  const { MySqlContainer } = await import('@testcontainers/mysql')
-  const container = await new MySqlContainer('mysql:8.4').withRootPassword('family-sync').start()
-  const url = `mysql://root:family-sync@${container.getHost()}:${container.getPort()}`
-  return { url, remove: async () => void (await container.stop()) }
-}

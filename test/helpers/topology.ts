@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import knexFactory, { type Knex } from 'knex'
-import { freePort, startServer, suiteBuild, type ExtraServer } from './servers.js'
+import { freePort, startServer, type ExtraServer } from './servers.js'
+import { suiteBuild } from './suite-build.js'
 import type { ServerBuild } from './server-builds.js'
 
 // Real topologies on loopback, for the tests that need them. Every node is a
