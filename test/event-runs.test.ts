@@ -35,7 +35,8 @@ describeWithOwnServers()('the drain event on a server with the scheduler on', ()
     for (const ddl of APP_SCHEMA) await app.raw(ddl)
     await app.raw("INSERT INTO families (id, name) VALUES (1, 'one'), (2, 'two')")
     await app.transaction(async (trx) => {
-      await trx.raw('SET SESSION max_recursive_iterations = 1000000')
+      await trx.raw('SET SESSION cte_max_recursion_depth = 1000000').catch(() => {})
+      await trx.raw('SET SESSION max_recursive_iterations = 1000000').catch(() => {})
       const seq = 'WITH RECURSIVE seq (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < 30000)'
       await trx.raw(`INSERT INTO users (id, username, family_id) ${seq} SELECT n, 'p', 1 FROM seq`)
       await trx.raw(`INSERT INTO users (id, username, parent_id) ${seq} SELECT 100000 + n, 'c', n FROM seq`)

@@ -8,8 +8,8 @@ import { runCli } from './helpers/cli.js'
 import { APP_SCHEMA } from './helpers/database.js'
 import { updateBypassingTriggers } from './helpers/family.js'
 import type { ExtraServer } from './helpers/servers.js'
-import { startSuiteServer } from './helpers/suite-build.js'
-import { describeWithOwnServers } from './helpers/requires.js'
+import { cannotStartServers, startSuiteServer, suiteBuild } from './helpers/suite-build.js'
+import { describeWhen } from './helpers/requires.js'
 
 // MariaDB parses a table's triggers whenever a statement opens the table
 // afresh. A statement interrupted during that parse (KILL QUERY here; on
@@ -18,7 +18,11 @@ import { describeWithOwnServers } from './helpers/requires.js'
 // met it as application writes failing with that error while other nodes
 // wrote the same rows. These tests run on a server of their own: they flush
 // tables and kill queries many times a second, and edit a trigger file.
-describeWithOwnServers()('a statement interrupted while the server loads the triggers of users', () => {
+// MySQL keeps triggers in its data dictionary, not in .TRG files read on
+// table open, and reports such a statement as interrupted: there is nothing
+// of this to reproduce there.
+const why = cannotStartServers() ?? (suiteBuild()?.engine === 'mysql' ? 'MySQL loads triggers from its data dictionary: an interrupted statement fails as interrupted, never with 1064, and there is no .TRG file to break' : undefined)
+describeWhen(!why, why ?? '')('a statement interrupted while the server loads the triggers of users', () => {
   let server: ExtraServer
   let admin: Knex
   let app: Knex

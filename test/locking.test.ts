@@ -111,8 +111,8 @@ describe('locks the application takes, with and without family-sync', () => {
         await app.destroy()
       }
     }
-    // The child kept its parent's family then; it follows the parent's new one at the next drain.
-    expect(await familyOf(dbs.with.knex, 102)).toBe(3)
+    // The child's own write stands until the next drain, which gives it the parent's new family.
+    expect(await familyOf(dbs.with.knex, 102)).toBe(11)
     await drain(dbs.with.knex)
     expect(await familyOf(dbs.with.knex, 102)).toBe(10)
   })

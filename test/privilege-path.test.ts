@@ -89,7 +89,7 @@ describeWithOwnServers()('no privilege path through family-sync objects', () => 
       // No run of the event is under way while the procedure is swapped (the test holds the
       // event's lock); the run waiting for the lock then meets the replacement at once.
       const holder = knexFactory({ client: 'mysql2', connection: url(), pool: { min: 1, max: 1 } })
-      await holder.raw("SELECT GET_LOCK(CONCAT('family_sync_drain:', MD5(DATABASE())), 30)")
+      await holder.raw("SELECT GET_LOCK(CONCAT('family_sync_drain:', LEFT(SHA2(DATABASE(), 256), 40)), 30)")
       await intruder.raw('DROP PROCEDURE family_sync_drain')
       await intruder.raw(`CREATE PROCEDURE family_sync_drain(IN max_entries INT, IN poll_seconds DECIMAL(6,3), OUT applied INT) SQL SECURITY INVOKER
         BEGIN

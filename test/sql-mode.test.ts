@@ -4,7 +4,7 @@ import { checkConsistency } from '../src/library.js'
 import { runCli } from './helpers/cli.js'
 import { APP_SCHEMA } from './helpers/database.js'
 import type { ExtraServer } from './helpers/servers.js'
-import { startSuiteServer } from './helpers/suite-build.js'
+import { startSuiteServer, suiteBuild } from './helpers/suite-build.js'
 import { describeWithOwnServers } from './helpers/requires.js'
 
 // The global sql_mode reaches every new session, so these run on a server of
@@ -22,7 +22,10 @@ describeWithOwnServers()('a server-wide sql_mode', () => {
   })
 
   for (const mode of ['ORACLE', 'NO_BACKSLASH_ESCAPES,ANSI_QUOTES']) {
-    it(`${mode}: migrate up, verify and check work, the objects keep family-sync's own mode, and the triggers work`, async () => {
+    // MariaDB's ORACLE mode changes how a stored body parses; MySQL has no such mode.
+    const missing = mode === 'ORACLE' && suiteBuild()?.engine === 'mysql'
+    if (missing) console.warn('family-sync tests: skipped sql_mode ORACLE: MySQL has no ORACLE mode')
+    ;(missing ? it.skip : it)(`${mode}: migrate up, verify and check work, the objects keep family-sync's own mode, and the triggers work`, async () => {
       const database = `app_${mode.replace(/\W/g, '_').toLowerCase()}`
       await admin.raw(`CREATE DATABASE ${database}`)
       const setup = knexFactory({ client: 'mysql2', connection: `${server.url}/${database}`, pool: { min: 0, max: 1 } })

@@ -1,14 +1,13 @@
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { connect } from '../src/connection/connect.js'
 import { parseDatabaseUrl } from '../src/connection/url.js'
 import { runCli } from './helpers/cli.js'
 import { APP_SCHEMA } from './helpers/database.js'
-import type { ExtraServer } from './helpers/servers.js'
-import { startSuiteServer } from './helpers/suite-build.js'
+import { filesFor, withoutTls, type ExtraServer } from './helpers/servers.js'
+import { startSuiteServer, suiteBuild } from './helpers/suite-build.js'
 import { admin, exec } from './helpers/topology.js'
 import { describeWithOwnServers } from './helpers/requires.js'
 
@@ -41,12 +40,15 @@ async function encrypted(url: string): Promise<string> {
 
 describeWithOwnServers()('TLS through the mysql client’s URL parameters', () => {
   let dir: string
+  let files: ReturnType<typeof filesFor>
   let server: ExtraServer
   let app: string
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'family-sync-tls-'))
+    // Where the server can read them: inside its chroot, for a chroot build.
+    files = filesFor(suiteBuild()!)
+    dir = files.outside
     certificates(dir)
-    server = await startSuiteServer({ args: [`--ssl-ca=${join(dir, 'ca.pem')}`, `--ssl-cert=${join(dir, 'server-cert.pem')}`, `--ssl-key=${join(dir, 'server-key.pem')}`] })
+    server = await startSuiteServer({ args: [`--ssl-ca=${join(files.inside, 'ca.pem')}`, `--ssl-cert=${join(files.inside, 'server-cert.pem')}`, `--ssl-key=${join(files.inside, 'server-key.pem')}`] })
     await exec(server.url, 'CREATE DATABASE app')
     const knex = admin(server.url, 'app')
     for (const ddl of APP_SCHEMA) await knex.raw(ddl)
@@ -55,7 +57,7 @@ describeWithOwnServers()('TLS through the mysql client’s URL parameters', () =
   }, 120_000)
   afterAll(async () => {
     await server?.remove()
-    rmSync(dir, { recursive: true, force: true })
+    files?.remove()
   })
 
   it('VERIFY_CA with the right CA connects, encrypted', async () => {
@@ -136,7 +138,7 @@ describeWithOwnServers()('TLS through the mysql client’s URL parameters', () =
 describeWithOwnServers()('TLS against a server that offers none', () => {
   let server: ExtraServer
   beforeAll(async () => {
-    server = await startSuiteServer()
+    server = await startSuiteServer({ args: withoutTls(suiteBuild()!) })
   }, 120_000)
   afterAll(async () => {
     await server?.remove()

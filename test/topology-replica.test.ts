@@ -41,7 +41,9 @@ describeWithOwnServers()('a GTID primary and replica, binlog_format=MIXED', () =
 
   beforeAll(async () => {
     pair = await startReplicaPair('MIXED')
-    await exec(pair.primary.url, 'CREATE DATABASE app', `CREATE USER ${DEPLOYER} IDENTIFIED BY 'Dep-pw-1'`, `GRANT ${GRANTS} ON app.* TO ${DEPLOYER}`)
+    // MySQL has no CREATE OR REPLACE TRIGGER: its deployer also needs LOCK TABLES.
+    const grants = pair.primary.build.engine === 'mysql' ? `${GRANTS}, LOCK TABLES` : GRANTS
+    await exec(pair.primary.url, 'CREATE DATABASE app', `CREATE USER ${DEPLOYER} IDENTIFIED BY 'Dep-pw-1'`, `GRANT ${grants} ON app.* TO ${DEPLOYER}`)
     primaryApp = admin(pair.primary.url, 'app')
     for (const ddl of APP_SCHEMA) await primaryApp.raw(ddl)
     await primaryApp.raw("INSERT INTO families (id, name) VALUES (1, 'one'), (2, 'two'), (3, 'three'), (4, 'four')")

@@ -47,8 +47,13 @@ describe('writes that insert a parent after its children', () => {
     })
   })
 
-  it('a children-first LOAD DATA with foreign_key_checks=0 (a restore): the parents loaded last are queued', async () => {
+  it('a children-first LOAD DATA with foreign_key_checks=0 (a restore): the parents loaded last are queued', async (ctx) => {
     await withDatabase(undefined, async (db) => {
+      const [[{ local }]] = (await db.knex.raw('SELECT @@GLOBAL.local_infile AS local')) as [[{ local: number }]]
+      if (!Number(local)) {
+        console.warn('family-sync tests: skipped LOAD DATA LOCAL: local_infile is OFF on this server (MySQL ships it off)')
+        ctx.skip()
+      }
       const dir = mkdtempSync(join(tmpdir(), 'family-sync-load-'))
       try {
         const file = join(dir, 'users.csv')

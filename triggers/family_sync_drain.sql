@@ -88,8 +88,11 @@ drain: BEGIN
   END IF;
   -- A lock the application holds is never waited for long: such an entry is retried, not stuck.
   SET SESSION innodb_lock_wait_timeout = 1;
-  -- A chunk's ids travel as a GROUP_CONCAT list, which group_concat_max_len bounds.
-  SET SESSION group_concat_max_len = GREATEST(concat_len, 1048576);
+  -- A chunk's ids travel as a GROUP_CONCAT list, which group_concat_max_len bounds. (An IF
+  -- statement, not an IF() or GREATEST(): MySQL 9 refuses the DECIMAL those make of these types.)
+  IF concat_len < 1048576 THEN
+    SET SESSION group_concat_max_len = 1048576;
+  END IF;
   beat_read: BEGIN
     DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END;
     SELECT MAX(r.last_run_at) INTO last_beat FROM family_sync_drain_runs r WHERE r.node = this_node;
@@ -170,7 +173,7 @@ drain: BEGIN
             -- Statements on exactly the locked rows, by primary key; their text holds only integers read above.
             SET @family_sync_sql = CONCAT(
               'INSERT INTO family_sync_audit (user_id, old_family_id, new_family_id, reason) SELECT c.id, c.family_id, ',
-              parent_family, ', ''drain'' FROM users c WHERE c.id IN (', locked_ids, ') ORDER BY c.id');
+              parent_family, ', ', QUOTE('drain'), ' FROM users c WHERE c.id IN (', locked_ids, ') ORDER BY c.id');
             PREPARE family_sync_step FROM @family_sync_sql;
             EXECUTE family_sync_step;
             SET @family_sync_sql = CONCAT(

@@ -14,8 +14,10 @@
 -- the named lock: it takes over the moment the run before it ends (each run
 -- outlasts the interval, so one is always waiting by then), and gives up
 -- before the next run starts waiting: one run draining and one waiting, never
--- more. Lock names are at most 64 characters, hence the MD5 of the database
--- name. `family-sync check` also reads this lock: while it is held, the drain
+-- more. Lock names are at most 64 characters, hence a SHA-256 prefix of the
+-- database name (SHA2: MySQL 9 has no MD5 any more, and a name the server
+-- does not know as a function would call a stored function of that name in
+-- this database). `family-sync check` also reads this lock: while it is held, the drain
 -- is running. A run stops looking as soon as the scheduler is turned off
 -- (@family_sync_event_run tells the drain it was started by this event), so
 -- `check` sees a stopped scheduler as soon as it would have with short runs.
@@ -39,14 +41,14 @@ ON COMPLETION PRESERVE
 ENABLE
 COMMENT 'family-sync: applies family_sync_queue to children'
 DO BEGIN
-  IF GET_LOCK(CONCAT('family_sync_drain:', MD5(DATABASE())), 9.9) = 1 THEN
+  IF GET_LOCK(CONCAT('family_sync_drain:', LEFT(SHA2(DATABASE(), 256), 40)), 9.9) = 1 THEN
     IF (SELECT COUNT(*) FROM information_schema.ROUTINES r
         WHERE r.ROUTINE_SCHEMA = DATABASE() AND r.ROUTINE_NAME = 'family_sync_drain' AND r.ROUTINE_TYPE = 'PROCEDURE'
           AND r.SECURITY_TYPE = 'DEFINER' AND r.DEFINER = CURRENT_USER()) = 1 THEN
       SET @family_sync_event_run = TRUE;
       CALL family_sync_drain(1000000, 10.5, @family_sync_applied);
     END IF;
-    DO RELEASE_LOCK(CONCAT('family_sync_drain:', MD5(DATABASE())));
+    DO RELEASE_LOCK(CONCAT('family_sync_drain:', LEFT(SHA2(DATABASE(), 256), 40)));
   END IF;
 END$$
 DELIMITER ;

@@ -39,7 +39,9 @@ BEGIN
     SET SESSION group_concat_max_len = concat_len;
     RESIGNAL;
   END;
-  SET SESSION group_concat_max_len = GREATEST(concat_len, 1048576);
+  IF concat_len < 1048576 THEN
+    SET SESSION group_concat_max_len = 1048576;
+  END IF;
   SET pending = CAST(parent AS CHAR);
   parents: WHILE pending IS NOT NULL AND pending <> '' DO
     SET current_parent = CAST(SUBSTRING_INDEX(pending, ',', 1) AS SIGNED);
@@ -62,7 +64,7 @@ BEGIN
       IF locked_ids IS NOT NULL THEN
         SET @family_sync_sql = CONCAT(
           'INSERT INTO family_sync_audit (user_id, old_family_id, new_family_id, reason) SELECT c.id, c.family_id, ',
-          parent_family, ', ''transaction'' FROM users c WHERE c.id IN (', locked_ids, ') ORDER BY c.id');
+          parent_family, ', ', QUOTE('transaction'), ' FROM users c WHERE c.id IN (', locked_ids, ') ORDER BY c.id');
         PREPARE family_sync_step FROM @family_sync_sql;
         EXECUTE family_sync_step;
         -- A locking read: in a transaction whose snapshot is older, a child committed since must not be missed.

@@ -11,6 +11,10 @@
 -- such a change to commit and reads its result. LOCK IN SHARE MODE is the
 -- spelling both MySQL 8 and MariaDB accept inside a subquery. A missing
 -- parent reads as NULL, with no "no data" warning.
+--
+-- @family_sync_inserted_id tells sync_children_family_id_on_insert whether
+-- the row's id was given (a restore, a REPLACE: such a row can have children
+-- already) or is being generated (0 here: a new row, which cannot).
 -- One SET rather than a BEGIN ... END block: it runs for every inserted row.
 CREATE TRIGGER inherit_parent_family_id_on_insert
 BEFORE INSERT ON users
@@ -19,4 +23,4 @@ SET NEW.family_id = IF(
   NEW.parent_id IS NULL,
   NEW.family_id,
   COALESCE((SELECT p.family_id FROM users p WHERE p.id = NEW.parent_id LOCK IN SHARE MODE), NEW.family_id)
-);
+), @family_sync_inserted_id = IF(NEW.id = 0, NULL, NEW.id);

@@ -1,4 +1,5 @@
 import { SQL_MODE } from '../defaults.js'
+import { capabilitiesOf, type Capabilities } from '../db/capabilities.js'
 
 export type Row = Record<string, unknown>
 
@@ -24,13 +25,13 @@ const TAG = '/* family-sync */ '
  * these: an application's pool of a single connection is enough.
  */
 export class Session {
-  private flavourOf: Promise<'MariaDB' | 'MySQL'> | undefined
+  private profile: Promise<Capabilities> | undefined
 
   constructor(readonly connection: DriverConnection) {}
 
-  /** Which server answers, asked once per session: a few statements are spelled differently. */
-  flavour(): Promise<'MariaDB' | 'MySQL'> {
-    return (this.flavourOf ??= this.scalar<string>('SELECT VERSION()').then((version) => (/mariadb/i.test(version ?? '') ? 'MariaDB' : 'MySQL')))
+  /** What the server answering can do, asked once per session: a few statements are spelled differently. */
+  capabilities(): Promise<Capabilities> {
+    return (this.profile ??= this.scalar<string>('SELECT VERSION()').then((version) => capabilitiesOf(version ?? '')))
   }
 
   get connectionId(): number | undefined {

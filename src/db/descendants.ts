@@ -11,7 +11,7 @@ import type { Scope } from './pending.js'
  * statement, as in countPending.
  */
 export async function countOutOfStepDescendants(session: Session, scope: Scope): Promise<number> {
-  const lift = (await session.flavour()) === 'MariaDB' ? 'SET STATEMENT max_recursive_iterations = 4294967295 FOR ' : ''
+  const lift = (await session.capabilities()).recursionLift
   const n = await session.scalar<number>(
     `${lift}WITH RECURSIVE tops (id, target) AS (
        SELECT c.id, p.family_id FROM users c JOIN users p ON p.id = c.parent_id JOIN (${scope.sql}) m ON m.childKey = c.id WHERE ${MISMATCH}

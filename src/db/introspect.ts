@@ -1,10 +1,10 @@
 import type { Session } from '../connection/session.js'
+import { capabilitiesOf, type Capabilities } from './capabilities.js'
 
 export interface ServerInfo {
-  flavour: 'MariaDB' | 'MySQL'
+  /** What this server can do; every difference between servers is read from here. */
+  capabilities: Capabilities
   version: string
-  major: number
-  minor: number
   database: string
   /** `user@host`, as CURRENT_USER() gives it. */
   currentUser: string
@@ -39,13 +39,10 @@ export async function readServerInfo(session: Session): Promise<ServerInfo> {
   )
   const [who] = await session.query<{ db: string | null; user: string }>('SELECT DATABASE() AS db, CURRENT_USER() AS user')
   const version = variables.get('version') ?? ''
-  const [major, minor] = version.split(/[.-]/).map(Number)
   const scheduler = (variables.get('event_scheduler') ?? 'OFF').toUpperCase()
   return {
-    flavour: /mariadb/i.test(version) ? 'MariaDB' : 'MySQL',
+    capabilities: capabilitiesOf(version),
     version,
-    major,
-    minor,
     database: who.db ?? '',
     currentUser: who.user,
     logBin: isOn(variables.get('log_bin')),

@@ -4,9 +4,11 @@ import type { Session } from '../connection/session.js'
 // triggers/family_sync_drain_every_second.sql), and so does one `drain
 // --watch` or `serve` at a time: a drain running on this server right now
 // shows there, with no write at all. Lock names are per server (on Galera,
-// per node) and at most 64 characters, hence the MD5 of the database name.
-export const EVENT_LOCK_SQL = "CONCAT('family_sync_drain:', MD5(DATABASE()))"
-export const WATCH_LOCK_SQL = "CONCAT('family_sync_watch:', MD5(DATABASE()))"
+// per node) and at most 64 characters, hence a SHA-256 prefix of the database
+// name: MySQL 9 has no MD5, and there a call to it would run a stored function
+// MD5 of this database, whoever wrote it.
+export const EVENT_LOCK_SQL = "CONCAT('family_sync_drain:', LEFT(SHA2(DATABASE(), 256), 40))"
+export const WATCH_LOCK_SQL = "CONCAT('family_sync_watch:', LEFT(SHA2(DATABASE(), 256), 40))"
 
 /** The heartbeat in family_sync_drain_runs is written at least this often while a drain runs, and more often only when it applies something. */
 export const HEARTBEAT_SECONDS = 60

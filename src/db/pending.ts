@@ -18,7 +18,7 @@ export interface Scope {
  * this statement only, in each server's own spelling.
  */
 export async function countPending(session: Session, scope: Scope): Promise<number> {
-  const lift = (await session.flavour()) === 'MariaDB' ? 'SET STATEMENT max_recursive_iterations = 4294967295 FOR ' : ''
+  const lift = (await session.capabilities()).recursionLift
   const n = await session.scalar<number>(
     `${lift}WITH RECURSIVE pending (id) AS (
        SELECT c.id FROM ${QUEUE_TABLE} q JOIN users c ON c.parent_id = q.parent_id JOIN users p ON p.id = c.parent_id

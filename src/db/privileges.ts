@@ -84,7 +84,7 @@ export function installRequirements(server: ServerInfo): Requirement[] {
     { privilege: 'ALTER ROUTINE', why: 'to replace or drop family_sync_drain' },
     { privilege: 'EXECUTE', why: 'to run family_sync_drain' },
   ]
-  if (server.flavour === 'MySQL' && !server.galera) list.push({ privilege: 'LOCK TABLES', why: 'to replace a trigger with no unguarded moment (MySQL has no CREATE OR REPLACE TRIGGER)' })
+  if (!server.capabilities.replaceInOneStatement && !server.galera) list.push({ privilege: 'LOCK TABLES', why: 'to replace a trigger with no unguarded moment (MySQL has no CREATE OR REPLACE TRIGGER)' })
   return list
 }
 
@@ -95,14 +95,12 @@ export function installRequirements(server: ServerInfo): Requirement[] {
  */
 export function mayCreateTriggersWithBinlog(server: ServerInfo, privileges: Set<string>): boolean {
   if (server.trustFunctionCreators || (!server.logBin && !server.galera)) return true
-  const accepted = server.flavour === 'MySQL' ? ['SUPER', 'SET_USER_ID', 'SET_ANY_DEFINER'] : ['SUPER']
-  return accepted.some((p) => privileges.has(p))
+  return server.capabilities.binlogTriggerPrivileges.some((p) => privileges.has(p))
 }
 
 /** Whether the account may give a stored object another definer (to keep an object's original one). */
 export function maySetDefiner(server: ServerInfo, privileges: Set<string>): boolean {
-  const accepted = server.flavour === 'MySQL' ? ['SUPER', 'SET_USER_ID', 'SET_ANY_DEFINER'] : ['SUPER', 'SET USER']
-  return accepted.some((p) => privileges.has(p))
+  return server.capabilities.setDefinerPrivileges.some((p) => privileges.has(p))
 }
 
 /** What information_schema will show this account, and the grant that would show it more. */

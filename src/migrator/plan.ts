@@ -141,7 +141,7 @@ export async function plan(session: Session, catalogue: Catalogue, options: UpOp
     // The event calls the drain only when both have one owner: all of them move to this account, or none.
     ownerWarnings.push(
       `the objects were installed for ${owner.definer}, and ${server.currentUser} may not create objects for another account ` +
-        `(${server.flavour === 'MySQL' ? 'SET_USER_ID or SET_ANY_DEFINER' : 'SUPER or SET USER'}): every object is reinstalled for ${server.currentUser}`,
+        `(${server.capabilities.setDefinerGrant}): every object is reinstalled for ${server.currentUser}`,
     )
     owner.definer = server.currentUser
     stale = staleFor(owner.definer)

@@ -44,8 +44,8 @@ export async function runPreflight(session: Session, input: PreflightInput): Pro
   const problems: string[] = []
   const warnings: string[] = []
 
-  const supported = server.flavour === 'MariaDB' ? server.major > 10 || (server.major === 10 && server.minor >= 6) : server.major >= 8
-  if (!supported) problems.push(`${server.flavour} ${server.version} is not supported: use MySQL 8.0+ or MariaDB 10.6+ (SKIP LOCKED is required)`)
+  const { capabilities } = server
+  if (!capabilities.supported) problems.push(`${capabilities.engine} ${server.version} is not supported: use ${capabilities.engine} ${capabilities.oldestSupported} or later (SKIP LOCKED is required)`)
 
   const found = await columnsOf(session, ['users', 'families'])
   // One problem for every missing column: a wrong database misses them all, and one line says so once.
@@ -69,7 +69,7 @@ export async function runPreflight(session: Session, input: PreflightInput): Pro
   }
   if (!mayCreateTriggersWithBinlog(server, privileges)) {
     const why = server.galera ? 'this is a Galera node (wsrep_on), which applies the binary-logging rule' : 'binary logging is on'
-    const grant = server.flavour === 'MySQL' ? 'SET_ANY_DEFINER (8.2+) or SET_USER_ID (8.0)' : 'SUPER'
+    const grant = capabilities.binlogTriggerGrant
     problems.push(
       `${why}, log_bin_trust_function_creators is 0 and this account has no ${grant}, so CREATE TRIGGER would fail with error 1419: ` +
         `SET GLOBAL log_bin_trust_function_creators = 1 (and set it in the server config, or the parameter group on a managed service), or run migrate up as an account with ${grant}`,
@@ -109,7 +109,7 @@ export async function runPreflight(session: Session, input: PreflightInput): Pro
   }
   if (input.definer !== server.currentUser && !maySetDefiner(server, privileges)) {
     problems.push(
-      `installing the objects for ${input.definer} needs ${server.flavour === 'MySQL' ? 'SET_USER_ID (8.0) or SET_ANY_DEFINER (8.2+)' : 'SUPER or SET USER'}, which ${server.currentUser} lacks: run migrate up as ${input.definer}, or as an account with that privilege`,
+      `installing the objects for ${input.definer} needs ${capabilities.setDefinerGrant}, which ${server.currentUser} lacks: run migrate up as ${input.definer}, or as an account with that privilege`,
     )
   }
   return { problems, warnings }

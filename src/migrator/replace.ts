@@ -18,7 +18,7 @@ export type Strategy = 'create' | 'create-or-replace' | 'lock-tables' | 'drop-cr
 
 export function strategyFor(server: ServerInfo | undefined, kind: StoredObjectKind, exists: boolean): Strategy {
   if (!exists || !server) return 'create'
-  if (server.flavour === 'MariaDB') return 'create-or-replace'
+  if (server.capabilities.replaceInOneStatement) return 'create-or-replace'
   return kind === 'trigger' && !server.galera ? 'lock-tables' : 'drop-create'
 }
 

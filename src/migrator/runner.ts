@@ -150,7 +150,7 @@ async function execKeepingDefiner(ctx: RunContext, statements: (definer: string 
     for (const sql of statements(definer)) await exec(ctx, sql)
   } catch (error) {
     if (!definer || (error as { errno?: number }).errno !== ER_SPECIFIC_ACCESS_DENIED) throw error
-    ctx.reporter.warn(`this account may not create objects for ${definer} (SUPER or SET USER on MariaDB, SET_USER_ID or SET_ANY_DEFINER on MySQL): its definer becomes ${ctx.server?.currentUser}`)
+    ctx.reporter.warn(`this account may not create objects for ${definer} (${ctx.server?.capabilities.setDefinerGrant ?? 'SUPER or SET USER'}): its definer becomes ${ctx.server?.currentUser}`)
     for (const sql of statements(undefined)) await exec(ctx, sql)
   }
 }

@@ -97,6 +97,17 @@ function serverBase(build: ServerBuild): { outside: string; inside: string } {
   return { outside, inside: build.root ? outside.slice(build.root.length) : outside }
 }
 
+/** A directory for files a server of this build reads (certificates): its path here, and as the server sees it. */
+export function filesFor(build: ServerBuild): { outside: string; inside: string; remove(): void } {
+  const base = serverBase(build)
+  return { ...base, remove: () => rmSync(base.outside, { recursive: true, force: true }) }
+}
+
+/** Server options that turn TLS off: MySQL offers TLS by default, with certificates it makes itself; MariaDB only when given some. */
+export function withoutTls(build: ServerBuild): string[] {
+  return build.engine === 'mysql' ? ['--tls-version='] : []
+}
+
 function run(build: ServerBuild, command: string, args: string[]): void {
   const [file, argv] = inBuild(build, command, args)
   const result = spawnSync(file, argv, { encoding: 'utf8' })

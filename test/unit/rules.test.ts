@@ -2,12 +2,15 @@ import parsePrometheus from 'parse-prometheus-text-format'
 import { describe, expect, it } from 'vitest'
 import { toPrometheus } from '../../src/check/prometheus.js'
 import type { ConsistencyReport } from '../../src/check/consistency.js'
+import { capabilitiesOf } from '../../src/db/capabilities.js'
 import type { ServerInfo } from '../../src/db/introspect.js'
 import { installRequirements, mayCreateTriggersWithBinlog, maySetDefiner } from '../../src/db/privileges.js'
 import { strategyFor } from '../../src/migrator/replace.js'
 
+const MYSQL = capabilitiesOf('9.7.4-2')
+
 const server = (over: Partial<ServerInfo>): ServerInfo => ({
-  flavour: 'MariaDB', version: '10.11.19-MariaDB', major: 10, minor: 11, database: 'app', currentUser: 'deploy@%',
+  capabilities: capabilitiesOf('10.11.19-MariaDB'), version: '10.11.19-MariaDB', database: 'app', currentUser: 'deploy@%',
   logBin: false, binlogFormat: 'MIXED', trustFunctionCreators: false, eventScheduler: 'ON', readOnly: false, galera: false, node: 'h:3306', ...over,
 })
 
@@ -19,29 +22,29 @@ describe('error 1419 rule', () => {
     expect(mayCreateTriggersWithBinlog(server({ logBin: true }), new Set(['SUPER']))).toBe(true)
     expect(mayCreateTriggersWithBinlog(server({ logBin: true, trustFunctionCreators: true }), new Set())).toBe(true)
     expect(mayCreateTriggersWithBinlog(server({ logBin: true }), new Set(['SET_USER_ID']))).toBe(false)
-    for (const p of ['SUPER', 'SET_USER_ID', 'SET_ANY_DEFINER']) expect(mayCreateTriggersWithBinlog(server({ flavour: 'MySQL', logBin: true }), new Set([p]))).toBe(true)
+    for (const p of ['SUPER', 'SET_USER_ID', 'SET_ANY_DEFINER']) expect(mayCreateTriggersWithBinlog(server({ capabilities: MYSQL, logBin: true }), new Set([p]))).toBe(true)
   })
 
   it('definers: SET USER on MariaDB, SET_USER_ID or SET_ANY_DEFINER on MySQL', () => {
     expect(maySetDefiner(server({}), new Set(['SET USER']))).toBe(true)
-    expect(maySetDefiner(server({ flavour: 'MySQL' }), new Set(['SET_ANY_DEFINER']))).toBe(true)
+    expect(maySetDefiner(server({ capabilities: MYSQL }), new Set(['SET_ANY_DEFINER']))).toBe(true)
     expect(maySetDefiner(server({}), new Set(['TRIGGER']))).toBe(false)
   })
 
   it('LOCK TABLES is required on MySQL only, where triggers are replaced under it', () => {
     expect(installRequirements(server({})).map((r) => r.privilege)).not.toContain('LOCK TABLES')
-    expect(installRequirements(server({ flavour: 'MySQL' })).map((r) => r.privilege)).toContain('LOCK TABLES')
-    expect(installRequirements(server({ flavour: 'MySQL', galera: true })).map((r) => r.privilege)).not.toContain('LOCK TABLES')
+    expect(installRequirements(server({ capabilities: MYSQL })).map((r) => r.privilege)).toContain('LOCK TABLES')
+    expect(installRequirements(server({ capabilities: MYSQL, galera: true })).map((r) => r.privilege)).not.toContain('LOCK TABLES')
   })
 })
 
 describe('replacement strategy', () => {
   it('CREATE OR REPLACE on MariaDB, LOCK TABLES for MySQL triggers, DROP+CREATE for the rest and for Galera on MySQL', () => {
     expect(strategyFor(server({}), 'trigger', true)).toBe('create-or-replace')
-    expect(strategyFor(server({ flavour: 'MySQL' }), 'trigger', true)).toBe('lock-tables')
-    expect(strategyFor(server({ flavour: 'MySQL', galera: true }), 'trigger', true)).toBe('drop-create')
-    expect(strategyFor(server({ flavour: 'MySQL' }), 'procedure', true)).toBe('drop-create')
-    expect(strategyFor(server({ flavour: 'MySQL' }), 'trigger', false)).toBe('create')
+    expect(strategyFor(server({ capabilities: MYSQL }), 'trigger', true)).toBe('lock-tables')
+    expect(strategyFor(server({ capabilities: MYSQL, galera: true }), 'trigger', true)).toBe('drop-create')
+    expect(strategyFor(server({ capabilities: MYSQL }), 'procedure', true)).toBe('drop-create')
+    expect(strategyFor(server({ capabilities: MYSQL }), 'trigger', false)).toBe('create')
     expect(strategyFor(undefined, 'event', true)).toBe('create')
   })
 })
