@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest'
 import { moveChildren } from '../src/library.js'
 import { runCli } from './helpers/cli.js'
 import { runInClient } from './helpers/client.js'
+import { filesFor } from './helpers/servers.js'
+import { suiteBuild } from './helpers/suite-build.js'
 import { APP_SCHEMA, createTestDatabase, familyOf, rows, type TestDatabase } from './helpers/database.js'
 import { mismatchCount } from './helpers/family.js'
 import { drain, install, queueLength } from './helpers/install.js'
@@ -54,10 +56,12 @@ describe('writes that insert a parent after its children', () => {
         console.warn('family-sync tests: skipped LOAD DATA LOCAL: local_infile is OFF on this server (MySQL ships it off)')
         ctx.skip()
       }
-      const dir = mkdtempSync(join(tmpdir(), 'family-sync-load-'))
+      // Where the server's own client reads it: inside the chroot, for a chroot build.
+      const build = suiteBuild()
+      const files = build ? filesFor(build) : (() => { const dir = mkdtempSync(join(tmpdir(), 'family-sync-load-')); return { outside: dir, inside: dir, remove: () => rmSync(dir, { recursive: true, force: true }) } })()
       try {
-        const file = join(dir, 'users.csv')
-        writeFileSync(file, ['10,child a,1,\\N', '11,child b,1,3', '12,grandchild,10,\\N', '1,parent,\\N,2'].join('\n') + '\n')
+        const file = join(files.inside, 'users.csv')
+        writeFileSync(join(files.outside, 'users.csv'), ['10,child a,1,\\N', '11,child b,1,3', '12,grandchild,10,\\N', '1,parent,\\N,2'].join('\n') + '\n')
         const load = runInClient(
           db.name,
           `SET foreign_key_checks = 0;\nLOAD DATA LOCAL INFILE '${file}' INTO TABLE users FIELDS TERMINATED BY ',' (id, username, parent_id, family_id);\nSET foreign_key_checks = 1;\n`,
@@ -65,7 +69,7 @@ describe('writes that insert a parent after its children', () => {
         )
         expect(load).toEqual({ status: 0, stderr: '' })
       } finally {
-        rmSync(dir, { recursive: true, force: true })
+        files.remove()
       }
       expect(await mismatchCount(db.knex)).toBe(2)
       await settledByTheDrain(db)

@@ -38,7 +38,8 @@
 -- failure with its error: `family-sync check` names it. A parked entry is
 -- still retried on its own, the pause doubling up to ten minutes, so the
 -- sync heals once the cause is gone. Deadlocks, lock wait timeouts, Galera
--- and Group Replication conflicts, a server turning read-only, and a
+-- and Group Replication conflicts, MariaDB 11.8's snapshot isolation (1020:
+-- a row changed since the read view), a server turning read-only, and a
 -- statement interrupted (KILL QUERY, a statement time limit: a handler sees
 -- those too, and the call goes on) are ordinary waits, retried at once
 -- without counting. So is error 1064
@@ -228,7 +229,7 @@ drain: BEGIN
     IF failed_errno IS NOT NULL THEN
       record_failure: BEGIN
         DECLARE EXIT HANDLER FOR SQLEXCEPTION SET record_failed = TRUE;
-        IF failed_errno IN (1047, 1205, 1213, 1290, 1317, 1412, 1467, 1792, 1836, 1969, 3024, 3101) THEN
+        IF failed_errno IN (1020, 1047, 1205, 1213, 1290, 1317, 1412, 1467, 1792, 1836, 1969, 3024, 3101) THEN
           UPDATE family_sync_queue SET retry_at = NOW(3) + INTERVAL 0.1 SECOND, claimed_until = NULL WHERE id = entry_id;
         ELSEIF failed_errno = 1064 AND failed_text LIKE '%has an error in its body%' THEN
           heal: BEGIN

@@ -52,14 +52,17 @@ export function capabilitiesOf(version: string): Capabilities {
       recursionLift: 'SET STATEMENT max_recursive_iterations = 4294967295 FOR ',
     }
   }
+  // 8.2 replaced SET_USER_ID with SET_ANY_DEFINER, which lets an account name
+  // another definer but not past error 1419: 9.7 wants SUPER for that (seen
+  // running it; 8.0's SET_USER_ID is from reading its source).
+  const before82 = major < 8 || (major === 8 && minor < 2)
   return {
     engine: 'MySQL',
     supported: major >= 8,
     oldestSupported: '8.0',
     replaceInOneStatement: false,
-    // 8.0 accepts SUPER or SET_USER_ID for this; 8.2+ names SET_ANY_DEFINER.
-    binlogTriggerPrivileges: ['SUPER', 'SET_USER_ID', 'SET_ANY_DEFINER'],
-    binlogTriggerGrant: 'SET_ANY_DEFINER (8.2+) or SET_USER_ID (8.0)',
+    binlogTriggerPrivileges: before82 ? ['SUPER', 'SET_USER_ID'] : ['SUPER'],
+    binlogTriggerGrant: before82 ? 'SUPER or SET_USER_ID' : 'SUPER',
     setDefinerPrivileges: ['SUPER', 'SET_USER_ID', 'SET_ANY_DEFINER'],
     setDefinerGrant: 'SET_ANY_DEFINER (8.2+) or SET_USER_ID (8.0)',
     recursionLift: '',

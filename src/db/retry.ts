@@ -1,9 +1,11 @@
-// Deadlocks, lock-wait timeouts, Galera certification conflicts and Group
-// Replication's rollback at commit (MySQL error 3101) are normal under
+// Deadlocks, lock-wait timeouts, Galera certification conflicts, Group
+// Replication's rollback at commit (MySQL error 3101) and MariaDB 11.8's
+// snapshot isolation refusing a row changed since the transaction's read
+// view (1020, "Record has changed since last read") are normal under
 // concurrent writes: the server rolled the work back, so running it again is
 // safe. The pause grows, with jitter, up to two seconds.
-const RETRYABLE = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'ER_TRANSACTION_ROLLBACK_DURING_COMMIT', 'FAMILY_SYNC_AUDIT_DRIFT'])
-const RETRYABLE_ERRNO = new Set([1205, 1213, 3101])
+const RETRYABLE = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'ER_TRANSACTION_ROLLBACK_DURING_COMMIT', 'ER_CHECKREAD', 'FAMILY_SYNC_AUDIT_DRIFT'])
+const RETRYABLE_ERRNO = new Set([1020, 1205, 1213, 3101])
 
 /**
  * MariaDB parses a table's triggers when a statement opens the table. A

@@ -103,9 +103,9 @@ export function filesFor(build: ServerBuild): { outside: string; inside: string;
   return { ...base, remove: () => rmSync(base.outside, { recursive: true, force: true }) }
 }
 
-/** Server options that turn TLS off: MySQL offers TLS by default, with certificates it makes itself; MariaDB only when given some. */
+/** Server options that turn TLS off: MySQL and MariaDB 11.4+ offer TLS by default, with certificates they make themselves. */
 export function withoutTls(build: ServerBuild): string[] {
-  return build.engine === 'mysql' ? ['--tls-version='] : []
+  return build.engine === 'mysql' ? ['--tls-version='] : ['--skip-ssl']
 }
 
 function run(build: ServerBuild, command: string, args: string[]): void {
