@@ -90,5 +90,6 @@ describe(`two drains and ${WRITERS} application writers for ${SECONDS} s`, () =>
     // None lost is the empty queue and the invariant above; ids are not a count of entries,
     // since a rolled-back drain or writer statement consumes the ids its queue inserts took.
     expect(stats.drained).toBeGreaterThan(0)
-  }, (SECONDS + 120) * 1000)
+    // A bound against a hang, not a figure: a busy two-core machine drains the backlog slower.
+  }, (SECONDS * 3 + 180) * 1000)
 })

@@ -74,8 +74,9 @@ describeWithOwnServers()('the drain event on a server with the scheduler on', ()
     // "does users take writes" probe would fire it (and log it) every second.
     await app.raw('CREATE TABLE app_log (id INT AUTO_INCREMENT PRIMARY KEY, user_id INT) ENGINE=MyISAM')
     await app.raw('CREATE TRIGGER app_log_users AFTER UPDATE ON users FOR EACH ROW INSERT INTO app_log (user_id) VALUES (NEW.id)')
-    // Past the heartbeat the drain writes after work: from here on it may write once a minute.
-    await new Promise((resolve) => setTimeout(resolve, 2000))
+    // Past the heartbeat the drain writes after work (at the end of the run that did the last of
+    // the backlog, up to 10.5 s later): from here on it may write once a minute.
+    await new Promise((resolve) => setTimeout(resolve, 12_000))
     // One GTID event starts every transaction in the binary log: MariaDB's Gtid, MySQL's Anonymous_Gtid (GTIDs off).
     const binlogWrites = async () => {
       let n = 0
