@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { moveChildren } from '../src/library.js'
@@ -57,8 +56,7 @@ describe('writes that insert a parent after its children', () => {
         ctx.skip()
       }
       // Where the server's own client reads it: inside the chroot, for a chroot build.
-      const build = suiteBuild()
-      const files = build ? filesFor(build) : (() => { const dir = mkdtempSync(join(tmpdir(), 'family-sync-load-')); return { outside: dir, inside: dir, remove: () => rmSync(dir, { recursive: true, force: true }) } })()
+      const files = filesFor(suiteBuild())
       try {
         const file = join(files.inside, 'users.csv')
         writeFileSync(join(files.outside, 'users.csv'), ['10,child a,1,\\N', '11,child b,1,3', '12,grandchild,10,\\N', '1,parent,\\N,2'].join('\n') + '\n')

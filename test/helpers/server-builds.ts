@@ -42,14 +42,21 @@ export const MACHINE_BUILD: ServerBuild | undefined = HOST_MARIADBD
     }
   : undefined
 
-/** The chroot of a Debian build, made by make-chroot.sh when missing (about a minute). */
+const chroots = new Map<ServerKind, ServerBuild>()
+
+/** The chroot of a Debian build, made by make-chroot.sh when missing (about a minute); looked up once per process. */
 export function chrootBuild(kind: Exclude<ServerKind, 'machine'>): ServerBuild {
+  const known = chroots.get(kind)
+  if (known) return known
   const made = spawnSync('bash', [MAKE_CHROOT, kind], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
   if (made.status !== 0) throw new Error(`the ${kind} test server could not be made (make-chroot.sh exited ${made.status}); see the lines above`)
   const root = made.stdout.trim().split('\n').pop()!
-  return kind === 'mysql-9.7'
-    ? { kind, engine: 'mysql', root, server: '/usr/sbin/mysqld', client: 'mysql' }
-    : { kind, engine: 'mariadb', root, server: '/usr/sbin/mariadbd', client: 'mariadb', galeraProvider: '/usr/lib/galera/libgalera_smm.so' }
+  const build: ServerBuild =
+    kind === 'mysql-9.7'
+      ? { kind, engine: 'mysql', root, server: '/usr/sbin/mysqld', client: 'mysql' }
+      : { kind, engine: 'mariadb', root, server: '/usr/sbin/mariadbd', client: 'mariadb', galeraProvider: '/usr/lib/galera/libgalera_smm.so' }
+  chroots.set(kind, build)
+  return build
 }
 
 /** The build for a kind, or undefined when this machine has none (a suite server in a container, no mariadbd here). */

@@ -83,10 +83,10 @@ const STALE_MS = 3 * 60 * 60 * 1000
  * machine's build, inside the chroot for a chroot build (the server sees only
  * the chroot). Directories an earlier run could not remove go after a few hours.
  */
-function serverBase(build: ServerBuild): { outside: string; inside: string } {
-  const parent = build.root ? join(build.root, 'srv', 'family-sync-test') : tmpdir()
+function serverBase(root: string): { outside: string; inside: string } {
+  const parent = root ? join(root, 'srv', 'family-sync-test') : tmpdir()
   mkdirSync(parent, { recursive: true })
-  if (build.root) {
+  if (root) {
     for (const name of readdirSync(parent)) {
       const dir = join(parent, name)
       if (Date.now() - statSync(dir).mtimeMs > STALE_MS) rmSync(dir, { recursive: true, force: true })
@@ -94,12 +94,16 @@ function serverBase(build: ServerBuild): { outside: string; inside: string } {
   }
   const outside = mkdtempSync(join(parent, 'family-sync-server-'))
   chmodSync(outside, 0o755)
-  return { outside, inside: build.root ? outside.slice(build.root.length) : outside }
+  return { outside, inside: root ? outside.slice(root.length) : outside }
 }
 
-/** A directory for files a server of this build reads (certificates): its path here, and as the server sees it. */
-export function filesFor(build: ServerBuild): { outside: string; inside: string; remove(): void } {
-  const base = serverBase(build)
+/**
+ * A directory for files a server of this build, or its client, reads
+ * (certificates, a file to load): its path here, and as they see it. Without a
+ * build (a server in a container) it is a directory of this machine's /tmp.
+ */
+export function filesFor(build: ServerBuild | undefined): { outside: string; inside: string; remove(): void } {
+  const base = serverBase(build?.root ?? '')
   return { ...base, remove: () => rmSync(base.outside, { recursive: true, force: true }) }
 }
 
@@ -121,7 +125,7 @@ function run(build: ServerBuild, command: string, args: string[]): void {
  */
 export async function startServer(options: ServerOptions): Promise<ExtraServer> {
   const build = options.build
-  const base = serverBase(build)
+  const base = serverBase(build.root)
   const path = (name: string) => ({ outside: join(base.outside, name), inside: join(base.inside, name) })
   const datadir = path('data')
   // A server starting up deletes every #sql… file in its tmpdir: sharing /tmp
@@ -129,18 +133,18 @@ export async function startServer(options: ServerOptions): Promise<ExtraServer> 
   // its running statements ("Error on delete of '/tmp/#sql-temptable-…'").
   const tmp = path('tmp')
   const files = path('files')
-  for (const dir of [tmp, files]) mkdirSync(dir.outside)
+  // mysqld --initialize makes its datadir itself, and refuses one that exists.
+  const dirs = build.engine === 'mysql' ? [tmp, files] : [tmp, files, datadir]
+  for (const dir of dirs) mkdirSync(dir.outside)
   const user = options.user ?? (build.root ? 'root' : userInfo().username)
   if (options.user) {
     const uid = Number(spawnSync('id', ['-u', user], { encoding: 'utf8' }).stdout)
     const gid = Number(spawnSync('id', ['-g', user], { encoding: 'utf8' }).stdout)
-    for (const dir of [base.outside, tmp.outside, files.outside]) chownSync(dir, uid, gid)
+    for (const dir of [base.outside, ...dirs.map((d) => d.outside)]) chownSync(dir, uid, gid)
   }
   if (build.engine === 'mysql') {
     run(build, build.server, ['--no-defaults', '--initialize-insecure', `--datadir=${datadir.inside}`, `--tmpdir=${tmp.inside}`, `--user=${user}`])
   } else {
-    mkdirSync(datadir.outside)
-    if (options.user) chownSync(datadir.outside, Number(spawnSync('id', ['-u', user], { encoding: 'utf8' }).stdout), Number(spawnSync('id', ['-g', user], { encoding: 'utf8' }).stdout))
     run(build, 'mariadb-install-db', ['--no-defaults', '--force', `--datadir=${datadir.inside}`, '--auth-root-authentication-method=normal', `--user=${user}`, '--skip-test-db', `--tmpdir=${tmp.inside}`])
   }
   const port = options.port ?? (await freePort())
