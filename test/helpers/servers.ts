@@ -29,7 +29,7 @@ export interface ServerOptions {
   build: ServerBuild
   /** Extra server options. */
   args?: string[]
-  /** Run as this OS user (Galera's rsync SST refuses root); this machine's builds only. */
+  /** Run as this OS user, as the build knows it (Galera's rsync SST refuses root). */
   user?: string
   /** The server is killed after this long whatever happens (default 10 minutes). */
   hardTimeoutMs?: number
@@ -138,8 +138,10 @@ export async function startServer(options: ServerOptions): Promise<ExtraServer> 
   for (const dir of dirs) mkdirSync(dir.outside)
   const user = options.user ?? (build.root ? 'root' : userInfo().username)
   if (options.user) {
-    const uid = Number(spawnSync('id', ['-u', user], { encoding: 'utf8' }).stdout)
-    const gid = Number(spawnSync('id', ['-g', user], { encoding: 'utf8' }).stdout)
+    // The user as the server sees it: a chroot has its own /etc/passwd.
+    const id = (flag: string) => Number(spawnSync(...inBuild(build, 'id', [flag, user]), { encoding: 'utf8' }).stdout)
+    const uid = id('-u')
+    const gid = id('-g')
     for (const dir of [base.outside, ...dirs.map((d) => d.outside)]) chownSync(dir, uid, gid)
   }
   if (build.engine === 'mysql') {

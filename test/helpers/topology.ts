@@ -1,4 +1,6 @@
-import { existsSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
 import knexFactory, { type Knex } from 'knex'
 import { freePort, startServer, type ExtraServer } from './servers.js'
 import { suiteBuild } from './suite-build.js'
@@ -13,8 +15,13 @@ export function cannotStartGalera(): string | undefined {
   const build = suiteBuild()
   if (!build) return 'needs mariadbd on this machine to start a Galera cluster (Debian: apt-get install mariadb-server galera-4 rsync)'
   if (build.engine === 'mysql') return 'Galera is MariaDB\'s: MySQL replicates through Group Replication instead'
-  if (!build.galeraProvider || build.root) return `needs Galera's provider and rsync for ${build.kind} (Debian: apt-get install galera-4 rsync)`
-  if (!existsSync('/usr/bin/rsync') || !existsSync('/usr/bin/wsrep_sst_rsync')) return 'needs rsync and wsrep_sst_rsync (Debian: apt-get install mariadb-server galera-4 rsync)'
+  const inside = (path: string) => existsSync(join(build.root, path))
+  const tools = ['/usr/bin/rsync', '/usr/bin/wsrep_sst_rsync', ...(build.root ? ['/usr/bin/ss'] : [])]
+  if (!build.galeraProvider || !inside(build.galeraProvider) || !tools.every(inside)) {
+    return build.root
+      ? `the ${build.kind} chroot lacks Galera's provider or rsync state transfer: remove ${build.root}/.complete to have it completed`
+      : 'needs Galera\'s provider, rsync and wsrep_sst_rsync (Debian: apt-get install mariadb-server galera-4 rsync)'
+  }
   return undefined
 }
 
@@ -159,6 +166,23 @@ async function waitSynced(node: ExtraServer, size: number, timeoutMs = 120_000):
 }
 
 /**
+ * rsync state transfer finds its daemon's pid by the port it listens on (ss
+ * -p), which reads /proc: a chroot build gets the host's /proc for as long as
+ * its cluster runs. Returns what undoes it.
+ */
+function procMounted(build: ServerBuild): () => void {
+  if (!build.root) return () => {}
+  const proc = join(build.root, 'proc')
+  mkdirSync(proc, { recursive: true })
+  if (existsSync(join(proc, 'self'))) return () => {}
+  const mount = spawnSync('mount', ['-t', 'proc', 'proc', proc], { encoding: 'utf8' })
+  if (mount.status !== 0) throw new Error(`mounting /proc in ${build.root} for Galera failed: ${mount.stderr}`)
+  return () => {
+    spawnSync('umount', ['-l', proc])
+  }
+}
+
+/**
  * A Galera cluster of `size` nodes on loopback, as the mysql user (rsync SST
  * refuses root). Nodes join one after the other by rsync SST.
  */
@@ -169,6 +193,7 @@ export async function startGaleraCluster(size = 3): Promise<GaleraCluster> {
   const ports = await Promise.all(Array.from({ length: size }, async () => ({ galera: await freePort(), ist: await freePort(), sst: await freePort() })))
   const address = `gcomm://${ports.map((p) => `127.0.0.1:${p.galera}`).join(',')}`
   const nodes: ExtraServer[] = []
+  const unmount = procMounted(build)
   try {
     for (let i = 0; i < size; i++) {
       const p = ports[i]
@@ -200,6 +225,7 @@ export async function startGaleraCluster(size = 3): Promise<GaleraCluster> {
     }
   } catch (error) {
     await Promise.all(nodes.map((n) => n.remove()))
+    unmount()
     throw error
   }
   return {
@@ -207,6 +233,7 @@ export async function startGaleraCluster(size = 3): Promise<GaleraCluster> {
     async remove() {
       // Followers first, so the last node does not wait for a lost quorum.
       for (const node of [...nodes].reverse()) await node.remove()
+      unmount()
     },
   }
 }
