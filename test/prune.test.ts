@@ -57,6 +57,28 @@ describe('family-sync prune', () => {
     }
   })
 
+  it('cuts at exactly N days: a row an hour older goes, a row an hour younger stays', async () => {
+    const db = await createTestDatabase()
+    try {
+      await install(db.knex)
+      // Two rows either side of each cutoff, an hour from it: a cut a day off (N + 1 or N - 1) moves one of them.
+      for (const [userId, hours] of [[1, 30 * 24 + 1], [2, 30 * 24 - 1], [3, 5 * 24 + 1], [4, 5 * 24 - 1]]) {
+        await db.knex.raw("INSERT INTO family_sync_audit (user_id, old_family_id, new_family_id, reason, changed_at) VALUES (?, NULL, 1, 'drain', NOW(3) - INTERVAL ? HOUR)", [userId, hours])
+      }
+      const left = async () => (await rows<{ user_id: number }>(db.knex, 'SELECT user_id FROM family_sync_audit ORDER BY user_id')).map((r) => Number(r.user_id))
+      const dry = await runCli(['prune', '--older-than', '30', '--dry-run', '--json', '--url', db.url])
+      expect(JSON.parse(dry.stdout)).toMatchObject({ deleted: 1, dryRun: true })
+      const cli = await runCli(['prune', '--older-than', '30', '--json', '--url', db.url])
+      expect(cli.code, cli.stderr).toBe(0)
+      expect(JSON.parse(cli.stdout)).toMatchObject({ deleted: 1 })
+      expect(await left()).toEqual([2, 3, 4])
+      expect(await pruneAudit(db.knex, { olderThanDays: 5 })).toMatchObject({ deleted: 2 })
+      expect(await left()).toEqual([4])
+    } finally {
+      await db.drop()
+    }
+  })
+
   it('--older-than is required and must be a whole number of days', async () => {
     for (const args of [['prune'], ['prune', '--older-than', 'soon'], ['prune', '--older-than', '-3']]) {
       const result = await runCli([...args, '--url', 'mysql://root@127.0.0.1:1/x'])
