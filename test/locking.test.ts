@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, familyOf, rows, serverKnex, type TestDatabase } from './helpers/database.js'
 import { watchSyncQueue } from '../src/library.js'
 import { drain, install, queueLength } from './helpers/install.js'
+import { watchLockWaits } from './helpers/lock-waits.js'
 
 // The application must never get a lock wait or a deadlock it would not get
 // without family-sync. Each scenario runs on two databases with the same
@@ -145,6 +146,36 @@ describe('locks the application takes, with and without family-sync', () => {
       expect(await rows(db.knex, 'SELECT id FROM users WHERE parent_id = 4 AND NOT (family_id <=> 12)')).toEqual([])
     } finally {
       await holder.destroy()
+    }
+  })
+
+  it('a drain never waits for a queue entry another drain holds: it takes the next one (SKIP LOCKED), and the held one is left for its holder', async () => {
+    const db = dbs.with
+    const holder = serverKnex(db.name, { min: 0, max: 1 })
+    const drainer = serverKnex(db.name, { min: 0, max: 1 })
+    let trx: Knex.Transaction | undefined
+    try {
+      await db.knex.raw('UPDATE users SET family_id = 13 WHERE id = 1')
+      await db.knex.raw('UPDATE users SET family_id = 14 WHERE id = 2')
+      const [first] = await rows<{ id: number }>(db.knex, 'SELECT MIN(id) AS id FROM family_sync_queue')
+      trx = await holder.transaction()
+      // As another drain claims it: the oldest entry, locked until that drain commits.
+      await trx.raw('SELECT id FROM family_sync_queue WHERE id = ? FOR UPDATE', [first.id])
+      const [[{ id: drainerId }]] = (await drainer.raw('SELECT CONNECTION_ID() AS id')) as [[{ id: number }]]
+      // Long enough that a drain waiting for the held entry would be seen waiting.
+      await drainer.raw('SET SESSION innodb_lock_wait_timeout = 30')
+      const watched = await watchLockWaits(db.knex, Number(drainerId), () => drainer.raw('CALL family_sync_drain(10, 0, @applied)'), () => trx!.commit())
+      expect(watched.waited, 'the drain waited for the entry another session held').toBe(false)
+      await trx.commit()
+      // Parent 2's entry was applied; parent 1's is still queued, for its holder.
+      expect(await rows(db.knex, 'SELECT parent_id FROM family_sync_queue')).toEqual([{ parent_id: 1 }])
+      expect(await rows(db.knex, 'SELECT DISTINCT family_id FROM users WHERE parent_id = 2')).toEqual([{ family_id: 14 }])
+      await drain(db.knex)
+      expect(await rows(db.knex, 'SELECT DISTINCT family_id FROM users WHERE parent_id = 1')).toEqual([{ family_id: 13 }])
+    } finally {
+      if (trx && !trx.isCompleted()) await trx.rollback()
+      await holder.destroy()
+      await drainer.destroy()
     }
   })
 

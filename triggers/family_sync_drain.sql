@@ -100,13 +100,14 @@ drain: BEGIN
   END beat_read;
   entries: WHILE applied < max_entries DO
     SET entry_id = NULL, failed_errno = NULL;
-    -- An empty queue, the idle case, costs one index probe.
-    IF EXISTS (SELECT 1 FROM family_sync_queue) THEN
-      SELECT MIN(x.id) INTO entry_id FROM (
-        SELECT q.id FROM family_sync_queue q
-        WHERE (q.retry_at IS NULL OR q.retry_at <= NOW(3)) AND (q.claimed_until IS NULL OR q.claimed_until <= NOW(3))
-        ORDER BY q.id LIMIT 1) x;
-    END IF;
+    -- An empty queue, the idle case, costs one index probe. A plain read, and
+    -- never an IF EXISTS (SELECT ...): MariaDB 10.11 runs that as a locking
+    -- read once this call has claimed an entry FOR UPDATE SKIP LOCKED, so it
+    -- would wait for the entry another drain holds instead of passing it by.
+    SELECT MIN(x.id) INTO entry_id FROM (
+      SELECT q.id FROM family_sync_queue q
+      WHERE (q.retry_at IS NULL OR q.retry_at <= NOW(3)) AND (q.claimed_until IS NULL OR q.claimed_until <= NOW(3))
+      ORDER BY q.id LIMIT 1) x;
     IF entry_id IS NOT NULL THEN
       SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
       START TRANSACTION;
