@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { checkConsistency, drainSyncQueue } from '../src/library.js'
 import { runCli } from './helpers/cli.js'
-import { createTestDatabase, rows, type TestDatabase } from './helpers/database.js'
+import { createTestDatabase, rows, serverKnex, type TestDatabase } from './helpers/database.js'
 import { drain, eventRunEnded, install } from './helpers/install.js'
 
 async function entries(db: TestDatabase) {
@@ -37,6 +37,33 @@ describe('liveness', () => {
       expect(event).toEqual({ status: 'ENABLED', definer: installed.definer })
       expect((await runCli(['verify', '--url', db.url])).code).toBe(0)
     } finally {
+      await db.drop()
+    }
+  })
+})
+
+describe('an idle drain', () => {
+  it('looks at the queue ten times a second for as long as it was asked to wait, and no longer', async () => {
+    const db = await createTestDatabase()
+    const caller = serverKnex(db.name, { min: 0, max: 1 })
+    try {
+      await install(db.knex)
+      // Every idle poll ends in one DO SLEEP (Com_do); what a poll costs is counted, not timed.
+      const polls = async () => Number((await rows<{ Value: string }>(caller, "SHOW SESSION STATUS LIKE 'Com_do'"))[0].Value)
+      const before = await polls()
+      const started = performance.now()
+      await caller.raw('CALL family_sync_drain(10, 1.0, @applied)')
+      const seconds = (performance.now() - started) / 1000
+      const count = (await polls()) - before
+      console.log(`idle drain asked to wait 1.0 s: ${count} polls in ${seconds.toFixed(2)} s`)
+      // Ten polls in one second's wait: far fewer would leave a change waiting
+      // up to a second; the same ten spread over many seconds would hold a
+      // connection and a scheduler run that long. Three a second is a
+      // third of the rate, which a loaded machine's sleeps do not reach.
+      expect(count).toBe(10)
+      expect(count / seconds).toBeGreaterThan(3)
+    } finally {
+      await caller.destroy()
       await db.drop()
     }
   })
