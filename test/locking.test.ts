@@ -164,7 +164,9 @@ describe('locks the application takes, with and without family-sync', () => {
       const [[{ id: drainerId }]] = (await drainer.raw('SELECT CONNECTION_ID() AS id')) as [[{ id: number }]]
       // Long enough that a drain waiting for the held entry would be seen waiting.
       await drainer.raw('SET SESSION innodb_lock_wait_timeout = 30')
-      const watched = await watchLockWaits(db.knex, Number(drainerId), () => drainer.raw('CALL family_sync_drain(10, 0, @applied)'), () => trx!.commit())
+      const watched = await watchLockWaits(db.knex, Number(drainerId), () => drainer.raw('CALL family_sync_drain(10, 0, @applied)'), async () => {
+        await trx!.commit()
+      })
       expect(watched.waited, 'the drain waited for the entry another session held').toBe(false)
       await trx.commit()
       // Parent 2's entry was applied; parent 1's is still queued, for its holder.

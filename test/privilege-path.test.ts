@@ -24,6 +24,8 @@ const DEFINER_RECIPE = (() => {
 // beyond it, as the application's own or a compromised deploy account might
 // be. It must not gain anything through family-sync's objects, which run as
 // a more privileged definer.
+const EVENT_LOCK = "CONCAT('family_sync_drain:', LEFT(SHA2(DATABASE(), 256), 40))"
+
 describeWithOwnServers()('no privilege path through family-sync objects', () => {
   let server: ExtraServer
   let root: Knex
@@ -83,24 +85,41 @@ describeWithOwnServers()('no privilege path through family-sync objects', () => 
     expect((await runCli(['migrate', 'up', '--url', url()])).stdout).toContain('nothing to migrate')
   })
 
-  it('a replaced drain procedure is never run by the event: no global privilege is gained; verify names the account; migrate up takes it back', async () => {
+  it('a replaced drain procedure is never run by the event: not even what the definer may do runs; no global privilege is gained; verify names the account; migrate up takes it back', async () => {
     const intruder = knexFactory({ client: 'mysql2', connection: url('intruder', 'Intruder-pw-1'), pool: { min: 0, max: 1 } })
     try {
+      // What the replacement does first is something the event's definer may do (a row in
+      // the application's schema), so that a run of it shows whatever the definer's rights.
+      await intruder.raw('CREATE TABLE ran_as (who VARCHAR(300) NOT NULL)')
       // No run of the event is under way while the procedure is swapped (the test holds the
       // event's lock); the run waiting for the lock then meets the replacement at once.
       const holder = knexFactory({ client: 'mysql2', connection: url(), pool: { min: 1, max: 1 } })
-      await holder.raw("SELECT GET_LOCK(CONCAT('family_sync_drain:', LEFT(SHA2(DATABASE(), 256), 40)), 30)")
+      await holder.raw(`SELECT GET_LOCK(${EVENT_LOCK}, 30)`)
       await intruder.raw('DROP PROCEDURE family_sync_drain')
       await intruder.raw(`CREATE PROCEDURE family_sync_drain(IN max_entries INT, IN poll_seconds DECIMAL(6,3), OUT applied INT) SQL SECURITY INVOKER
         BEGIN
+          DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END;
+          INSERT INTO ran_as (who) VALUES (CURRENT_USER());
           CREATE USER IF NOT EXISTS 'escalated'@'%' IDENTIFIED BY 'Escalated-pw-1';
           GRANT ALL ON *.* TO 'escalated'@'%' WITH GRANT OPTION;
           GRANT ALL ON *.* TO 'intruder'@'%' WITH GRANT OPTION;
           SET applied = 0;
         END`)
+      const [[{ swapped }]] = (await root.raw('SELECT NOW() AS swapped')) as [[{ swapped: Date }]]
       await holder.destroy()
-      // A run starts every 10 s: give it one full interval and a little more.
-      await new Promise((resolve) => setTimeout(resolve, 11_500))
+      // A run of the event that started after the swap (LAST_EXECUTED has whole seconds), and is over.
+      {
+        const after = new Date(swapped.getTime() + 1000)
+        const started = await until(async () => {
+          const [[{ at }]] = (await root.raw("SELECT MAX(LAST_EXECUTED) AS at FROM information_schema.EVENTS WHERE EVENT_SCHEMA = 'app'")) as [[{ at: Date | null }]]
+          return at !== null && at >= after
+        }, 30_000)
+        expect(started, 'the event ran after the swap').toBe(true)
+        const ended = knexFactory({ client: 'mysql2', connection: url(), pool: { min: 1, max: 1 } })
+        await ended.raw(`SELECT GET_LOCK(${EVENT_LOCK}, 30), RELEASE_LOCK(${EVENT_LOCK})`)
+        await ended.destroy()
+      }
+      expect(await app.raw('SELECT who FROM ran_as').then(([rows]: [unknown[]]) => rows)).toEqual([])
       const [[escalated]] = (await root.raw("SELECT COUNT(*) AS n FROM mysql.user WHERE User = 'escalated'")) as [[{ n: number }]]
       expect(Number(escalated.n)).toBe(0)
       expect(await globalGrants('intruder')).toEqual([])
@@ -119,6 +138,7 @@ describeWithOwnServers()('no privilege path through family-sync objects', () => 
       await app.raw('UPDATE users SET family_id = 3 WHERE id = 1')
       expect(await childFollows(2, 3)).toBe(true)
     } finally {
+      await app.raw('DROP TABLE IF EXISTS ran_as')
       await intruder.destroy()
     }
   })
@@ -126,10 +146,18 @@ describeWithOwnServers()('no privilege path through family-sync objects', () => 
   it('an event altered by the same account runs as that account, not the definer: verify names it; migrate up takes it back', async () => {
     const intruder = knexFactory({ client: 'mysql2', connection: url('intruder', 'Intruder-pw-1'), pool: { min: 0, max: 1 } })
     try {
-      await intruder.raw("ALTER EVENT family_sync_drain_every_second DO GRANT ALL ON *.* TO 'intruder'@'%'")
-      // A run starts every 10 s: give it one.
-      await new Promise((resolve) => setTimeout(resolve, 11_500))
+      // The body records whom it runs as, then tries for more: the record shows which rights it had.
+      await intruder.raw('CREATE TABLE ran_as (who VARCHAR(300) NOT NULL)')
+      await intruder.raw(`ALTER EVENT family_sync_drain_every_second DO BEGIN
+          DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END;
+          INSERT INTO ran_as (who) VALUES (CURRENT_USER());
+          GRANT ALL ON *.* TO 'intruder'@'%';
+        END`)
+      const ran = await until(async () => ((await app.raw('SELECT who FROM ran_as')) as [unknown[]])[0].length > 0, 30_000)
+      expect(ran).toBe(true)
+      expect(await app.raw('SELECT DISTINCT who FROM ran_as').then(([rows]: [unknown[]]) => rows)).toEqual([{ who: 'intruder@%' }])
       expect(await globalGrants('intruder')).toEqual([])
+      await app.raw('DROP TABLE ran_as')
       const verify = await runCli(['verify', '--url', url()])
       expect(verify.code).toBe(1)
       expect(verify.stdout).toMatch(/problem: event family_sync_drain_every_second belongs to intruder@%, but migrate up installed it for family_sync_definer@localhost/)
