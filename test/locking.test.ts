@@ -25,6 +25,28 @@ async function session(db: TestDatabase): Promise<Knex> {
   return serverKnex(db.name)
 }
 
+/** A transaction of another application process that has run `sql` and holds its locks until released. */
+async function holding(db: TestDatabase, sql: string): Promise<{ release(): Promise<void> }> {
+  const knex = serverKnex(db.name, { min: 0, max: 1 })
+  const trx = await knex.transaction()
+  await trx.raw(sql)
+  let released: Promise<void> | undefined
+  return {
+    release: () =>
+      (released ??= (async () => {
+        await trx.commit()
+        await knex.destroy()
+      })()),
+  }
+}
+
+/** One connection of its own, and its id, for watching its lock waits. */
+async function ownConnection(db: TestDatabase): Promise<{ knex: Knex; id: number }> {
+  const knex = serverKnex(db.name, { min: 0, max: 1 })
+  const [[{ id }]] = (await knex.raw('SELECT CONNECTION_ID() AS id')) as [[{ id: number }]]
+  return { knex, id: Number(id) }
+}
+
 async function inOwnTransaction(knex: Knex, statements: Array<[string, unknown[]]>, pauseMs: number): Promise<string> {
   return knex
     .transaction(async (trx) => {
@@ -76,40 +98,28 @@ describe('locks the application takes, with and without family-sync', () => {
 
   it("a parent's UPDATE does not wait for another transaction holding its children", async () => {
     for (const [label, db] of Object.entries(dbs)) {
-      const [holder, app] = [await session(db), await session(db)]
+      const held = await holding(db, 'SELECT id FROM users WHERE parent_id = 2 FOR UPDATE')
+      const app = await ownConnection(db)
       try {
-        const holding = holder.transaction(async (trx) => {
-          await trx.raw('SELECT id FROM users WHERE parent_id = 2 FOR UPDATE')
-          await new Promise((resolve) => setTimeout(resolve, 1500))
-        })
-        await new Promise((resolve) => setTimeout(resolve, 200))
-        const started = Date.now()
-        await app.raw('UPDATE users SET family_id = 9 WHERE id = 2')
-        expect(Date.now() - started, label).toBeLessThan(500)
-        await holding
+        const watched = await watchLockWaits(db.knex, app.id, () => app.knex.raw('UPDATE users SET family_id = 9 WHERE id = 2'), held.release)
+        expect(watched.waited, `${label}: the parent's UPDATE waited`).toBe(false)
       } finally {
-        await holder.destroy()
-        await app.destroy()
+        await held.release()
+        await app.knex.destroy()
       }
     }
   })
 
   it("a child's family change does not wait for an uncommitted change of its parent, and ends with the parent's family", async () => {
     for (const [label, db] of Object.entries(dbs)) {
-      const [parent, app] = [await session(db), await session(db)]
+      const held = await holding(db, 'UPDATE users SET family_id = 10 WHERE id = 3')
+      const app = await ownConnection(db)
       try {
-        const changing = parent.transaction(async (trx) => {
-          await trx.raw('UPDATE users SET family_id = 10 WHERE id = 3')
-          await new Promise((resolve) => setTimeout(resolve, 1500))
-        })
-        await new Promise((resolve) => setTimeout(resolve, 200))
-        const started = Date.now()
-        await app.raw('UPDATE users SET family_id = 11 WHERE id = 102')
-        expect(Date.now() - started, label).toBeLessThan(500)
-        await changing
+        const watched = await watchLockWaits(db.knex, app.id, () => app.knex.raw('UPDATE users SET family_id = 11 WHERE id = 102'), held.release)
+        expect(watched.waited, `${label}: the child's UPDATE waited`).toBe(false)
       } finally {
-        await parent.destroy()
-        await app.destroy()
+        await held.release()
+        await app.knex.destroy()
       }
     }
     // The child's own write stands until the next drain, which gives it the parent's new family.
@@ -120,32 +130,28 @@ describe('locks the application takes, with and without family-sync', () => {
 
   it('a drain never waits for children a long application transaction holds: those stay queued, unparked, and follow after it commits', async () => {
     const db = dbs.with
-    const holder = await session(db)
+    await db.knex.raw('UPDATE users SET family_id = 12 WHERE id = 4')
+    // Two of parent 4's four children, held until the test ends it.
+    const held = await holding(db, 'SELECT id FROM users WHERE id IN (103, 108) FOR UPDATE')
+    const drainer = await ownConnection(db)
     try {
-      await db.knex.raw('UPDATE users SET family_id = 12 WHERE id = 4')
-      const holding = holder.transaction(async (trx) => {
-        // Two of parent 4's four children, held well past the drain's one-second lock wait.
-        await trx.raw('SELECT id FROM users WHERE id IN (103, 108) FOR UPDATE')
-        await new Promise((resolve) => setTimeout(resolve, 4000))
-      })
-      await new Promise((resolve) => setTimeout(resolve, 200))
       for (let round = 0; round < 5; round++) {
-        const started = Date.now()
-        await drain(db.knex)
-        expect(Date.now() - started).toBeLessThan(1000)
+        const watched = await watchLockWaits(db.knex, drainer.id, () => drainer.knex.raw('CALL family_sync_drain(10, 0, @applied)'), held.release)
+        expect(watched.waited, `round ${round}: the drain waited for a held child`).toBe(false)
         await db.knex.raw('UPDATE family_sync_queue SET retry_at = NULL')
       }
       const [entry] = await rows<{ attempts: number; parked: number; last_error: string | null }>(db.knex, 'SELECT attempts, parked_at IS NOT NULL AS parked, last_error FROM family_sync_queue WHERE parent_id = 4')
       expect(entry).toEqual({ attempts: 0, parked: 0, last_error: null })
       // The children nobody held followed at once.
       expect(await rows(db.knex, 'SELECT id FROM users WHERE parent_id = 4 AND family_id = 12 ORDER BY id')).toEqual([{ id: 113 }, { id: 118 }])
-      await holding
+      await held.release()
       await db.knex.raw('UPDATE family_sync_queue SET retry_at = NULL')
       await drain(db.knex)
       expect(await queueLength(db.knex)).toBe(0)
       expect(await rows(db.knex, 'SELECT id FROM users WHERE parent_id = 4 AND NOT (family_id <=> 12)')).toEqual([])
     } finally {
-      await holder.destroy()
+      await held.release()
+      await drainer.knex.destroy()
     }
   })
 
