@@ -10,13 +10,15 @@ import { cpuSeconds } from './proc.js'
 // the drain event, the server's CPU with the scheduler OFF (the baseline) and
 // ON, in the same run; then, after that quiet minute, how long the first
 // change takes to reach the children. Needs the server on this machine (its
-// pid from @@pid_file).
+// pid from @@pid_file, or BENCH_SERVER_PID for one started from a chroot).
 
 const DATABASES = 10
 const QUIET_SECONDS = Number(process.env.BENCH_QUIET_SECONDS ?? 60)
 const name = (i: number) => `family_sync_bench_idle_${i}`
 
 async function serverPid(admin: Knex): Promise<number | null> {
+  // A server started from a chroot: its @@pid_file is a path inside the chroot.
+  if (process.env.BENCH_SERVER_PID) return Number(process.env.BENCH_SERVER_PID)
   const [[{ file }]] = (await admin.raw('SELECT @@pid_file AS file')) as [[{ file: string }]]
   try {
     return Number(readFileSync(file, 'utf8').trim())

@@ -1,17 +1,7 @@
-// `npm run bench`: family-sync's figures against baselines measured in the same
-// run on the same server, medians of repeated runs. BENCH_USERS scales the
-// table (default 1,000,000), BENCH_RUNS the repetitions (default 3),
-// BENCH_CONVERGE_SECONDS the convergence runs (default 30),
-// BENCH_CONTENTION_SECONDS the contention runs (default 20), BENCH_QUIET_SECONDS
-// the idle figures (default 60), BENCH_SERVE_SECONDS the serve sidecar's
-// (default 600), BENCH_DATABASE_URL names the server (default
-// mysql://root@127.0.0.1:3306), BENCH_ONLY picks figures by name
-// (comma-separated: repair, repair-200k, sparse, memory, triggers, check,
-// convergence, big-family, migrate, contention, batches, idle, serve).
-import { writeFileSync } from 'node:fs'
-import { cpus, totalmem } from 'node:os'
-import { join } from 'node:path'
-import { packageRoot } from '../src/paths.js'
+// The figures of one server, the one BENCH_DATABASE_URL names, as a markdown
+// section on stdout (bench/run.ts runs this once per server). Each figure is
+// measured against a baseline in the same run on the same server, medians of
+// repeated runs; see bench/run.ts for the settings.
 import { bigFamilyFigures } from './big-family.js'
 import { checkFigures } from './check.js'
 import { log, RUNS, USERS } from './context.js'
@@ -72,17 +62,13 @@ async function main(): Promise<void> {
     await dropDatabase(knex, 'family_sync_bench')
   }
   const head = [
-    '# family-sync benchmark results',
+    `## ${process.env.BENCH_SERVER_LABEL ?? version}`,
     '',
-    `- date: ${new Date().toISOString()}`,
-    `- machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
     `- server: ${version}`,
     `- data: ${shape.users} users (${shape.parents} parents with families, ${shape.children} children, ${shape.children / 2} mismatched); ${RUNS} runs per figure, medians; baselines measured in the same run`,
     '',
   ]
-  const report = [...head, markdownTable(figures), ''].join('\n')
-  process.stdout.write(report)
-  if (!only) writeFileSync(join(packageRoot(), 'bench', 'RESULTS.md'), report)
+  process.stdout.write([...head, markdownTable(figures), '', ''].join('\n'))
 }
 
 await main()
