@@ -32,6 +32,12 @@ export interface Capabilities {
    * statement itself, which MariaDB reads as a comment.
    */
   recursionLift: string
+  /**
+   * The session variable that, set to 0, makes information_schema.TABLES read
+   * a table's live figures (AUTO_INCREMENT): MySQL 8+ serves them from a cache
+   * kept for a day by default. MariaDB reads them live (undefined).
+   */
+  tableStatisticsExpiry: string | undefined
 }
 
 const MARIADB = /mariadb/i
@@ -50,6 +56,7 @@ export function capabilitiesOf(version: string): Capabilities {
       setDefinerPrivileges: ['SUPER', 'SET USER'],
       setDefinerGrant: 'SUPER or SET USER',
       recursionLift: 'SET STATEMENT max_recursive_iterations = 4294967295 FOR ',
+      tableStatisticsExpiry: undefined,
     }
   }
   // 8.2 replaced SET_USER_ID with SET_ANY_DEFINER, which lets an account name
@@ -66,5 +73,6 @@ export function capabilitiesOf(version: string): Capabilities {
     setDefinerPrivileges: ['SUPER', 'SET_USER_ID', 'SET_ANY_DEFINER'],
     setDefinerGrant: 'SET_ANY_DEFINER (8.2+) or SET_USER_ID (8.0)',
     recursionLift: '',
+    tableStatisticsExpiry: 'information_schema_stats_expiry',
   }
 }

@@ -100,3 +100,6 @@ export const LOCK_DDL = `CREATE TABLE IF NOT EXISTS ${LOCK_TABLE} (
   owner VARCHAR(255) NULL,
   expires_at TIMESTAMP(3) NULL
 ) ENGINE=InnoDB COMMENT='family-sync: the migration lock on Galera'`
+
+/** Every table family-sync makes: its stored programs and commands read and write these by name. */
+export const OUR_TABLES: readonly string[] = [QUEUE_TABLE, AUDIT_TABLE, MIGRATIONS_TABLE, OBJECTS_TABLE, DRAIN_RUNS_TABLE, LOCK_TABLE, DRAIN_LOG_TABLE]

@@ -4,6 +4,7 @@ import { DRAIN_STALE_SECONDS } from '../defaults.js'
 import type { Catalogue, StoredObject } from '../db/catalogue.js'
 import { lastDrainAgeSeconds } from '../db/drain-runs.js'
 import { foreignTriggers } from '../db/foreign-triggers.js'
+import { tableFindings } from '../db/table-integrity.js'
 import { readInstalled, readServerInfo, type ServerInfo } from '../db/introspect.js'
 import { assessObjects, definersExist, type ObjectReport } from '../db/object-state.js'
 import { maySetDefiner, readPrivileges } from '../db/privileges.js'
@@ -39,6 +40,10 @@ export interface Plan {
   skew: string[]
   /** Each object as assessed. */
   reports: ObjectReport[]
+  /** Triggers of another account on family-sync's tables: dropped. */
+  intruders: string[]
+  /** The queue's ids are nearly used up: its entries are queued again with low ids. */
+  renumberQueue: boolean
   empty: boolean
 }
 
@@ -133,8 +138,13 @@ export async function plan(session: Session, catalogue: Catalogue, options: UpOp
   let stale = staleFor(owner.definer)
   const foreign = foreignTriggers(installed.triggers)
   const drop = options.dropForeignTriggers ?? []
+  // What another account did to family-sync's own tables that migrate up can take back: its triggers
+  // there are dropped (family-sync has none there), queue ids near the end are moved down.
+  const tables = executed.has('0002_create_sync_tables') ? await tableFindings(session, server.capabilities, installed.triggers) : []
+  const intruders = tables.flatMap((f) => (f.repair?.kind === 'drop-trigger' ? [f.repair.trigger] : []))
+  const renumberQueue = tables.some((f) => f.repair?.kind === 'renumber-queue')
   // Privileges are read only when there is something to do: a no-op run is the common deploy.
-  const busy = pending.length > 0 || stale.length > 0 || drop.length > 0 || foreign.some((t) => t.writesUsers)
+  const busy = pending.length > 0 || stale.length > 0 || drop.length > 0 || intruders.length > 0 || renumberQueue || foreign.some((t) => t.writesUsers)
   const privileges = busy ? await readPrivileges(session, server.currentUser) : new Set<string>()
   const ownerWarnings: string[] = []
   if (busy && !options.definer && owner.definer !== server.currentUser && !maySetDefiner(server, privileges)) {
@@ -164,8 +174,12 @@ export async function plan(session: Session, catalogue: Catalogue, options: UpOp
       definer: owner.definer === server.currentUser ? undefined : owner.definer,
     })
   }
-  const empty = pending.length === 0 && objects.length === 0 && drop.length === 0 && !foreign.some((t) => t.writesUsers) && owner.problems.length === 0
-  const result: Plan = { server, migrations: pending, objects, drop, problems: [], warnings: [], preflightNotes: [], canCreateEvent: event.canCreate, installed, definer: owner.definer, skew, reports, empty }
+  const empty =
+    pending.length === 0 && objects.length === 0 && drop.length === 0 && intruders.length === 0 && !renumberQueue && !foreign.some((t) => t.writesUsers) && owner.problems.length === 0
+  const result: Plan = {
+    server, migrations: pending, objects, drop, problems: [], warnings: [], preflightNotes: [], canCreateEvent: event.canCreate,
+    installed, definer: owner.definer, skew, reports, intruders, renumberQueue, empty,
+  }
   if (empty || skew.length > 0) return result
   const preflight = await runPreflight(session, { server, privileges, foreign, dropForeign: drop, definer: owner.definer, allowMissingIndex: options.allowMissingIndex ?? false })
   result.problems = [...owner.problems, ...preflight.problems]

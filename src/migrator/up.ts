@@ -12,6 +12,8 @@ import { context, umzugFor, withLockWait } from './run-context.js'
 import { dropForeignTriggers, installObject, recordInScript, repairScript, runSteps, type RunContext } from './runner.js'
 import { note, scriptHeader } from './script.js'
 import { repairOnSession } from '../repair/engine.js'
+import { renumberQueue } from '../db/table-integrity.js'
+import { dropForeignStatement } from '../db/foreign-triggers.js'
 
 /** A plan that must not be carried out: what a newer version recorded, or what the preflight found. */
 function refuse(p: Plan): void {
@@ -53,8 +55,12 @@ export async function upOnSession(session: Session, options: UpOptions = {}, mig
     for (const warning of p.warnings) reporter.warn(warning)
     const ctx = context('dry-run', session, p, catalogue, migratorOptions)
     if (p.empty) return { migrations: [], objects: [], droppedTriggers: [], script: [...scriptHeader('nothing to migrate: every migration has run and every stored object matches triggers/', lockWait)].join('\n') + '\n' }
-    const script = await writeScript(ctx, p.migrations, p.objects, 'what `family-sync migrate up` would run now', lockWait)
-    return { migrations: p.migrations, objects: p.objects.map(pendingOf), droppedTriggers: p.drop, script }
+    const tables = [
+      ...p.intruders.flatMap((name) => ['', note(`trigger ${name} is on a table of family-sync's, which has none there`), `${dropForeignStatement(name)};`]),
+      ...(p.renumberQueue ? ['', note("the queue's ids are nearly used up: its entries near the end are queued again with low ids (DELETE, ALTER TABLE family_sync_queue AUTO_INCREMENT = 1, INSERT)")] : []),
+    ]
+    const script = (await writeScript(ctx, p.migrations, p.objects, 'what `family-sync migrate up` would run now', lockWait)) + (tables.length ? tables.join('\n') + '\n' : '')
+    return { migrations: p.migrations, objects: p.objects.map(pendingOf), droppedTriggers: [...p.drop, ...p.intruders], script }
   }
   const server = await readServerInfo(session)
   await refuseReadOnly(session, server, options.force, 'migrate up')
@@ -67,7 +73,7 @@ export async function upOnSession(session: Session, options: UpOptions = {}, mig
     try {
       const p = await plan(session, catalogue, options)
       refuse(p)
-      const result: UpResult = { migrations: [], objects: p.objects.map(pendingOf), droppedTriggers: [...p.drop] }
+      const result: UpResult = { migrations: [], objects: p.objects.map(pendingOf), droppedTriggers: [...p.drop, ...p.intruders] }
       if (p.empty) return result
       for (const warning of p.warnings) reporter.warn(warning)
       const ctx = context('apply', session, p, catalogue, migratorOptions, lock)
@@ -90,6 +96,11 @@ export async function upOnSession(session: Session, options: UpOptions = {}, mig
       }
       if (ctx.foreignToDrop.length > 0) await dropForeignTriggers(ctx)
       for (const name of p.drop) reporter.info(`dropped trigger ${name}`)
+      for (const name of p.intruders) {
+        await session.run(dropForeignStatement(name))
+        reporter.info(`dropped trigger ${name}: it was on a table of family-sync's, which has none there`)
+      }
+      if (p.renumberQueue) reporter.info(`queued ${await renumberQueue(session)} entries again with low ids: the queue's ids were nearly used up`)
       return result
     } finally {
       await lock.release()

@@ -9,6 +9,7 @@ import { assessObjects, type ObjectReport } from '../db/object-state.js'
 import { quotedAccount, readPrivileges, visibility } from '../db/privileges.js'
 import { executedMigrations } from '../db/recorded.js'
 import { missingIndexes } from '../db/indexes.js'
+import { tableFindings } from '../db/table-integrity.js'
 import { drainMetTriggerLoadFailure, triggerLoadFailure } from '../db/trigger-load.js'
 import { FamilySyncError } from '../errors.js'
 import { quoteIdentifier } from '../sql/identifiers.js'
@@ -54,8 +55,10 @@ function problemOf(report: ObjectReport, installed: boolean, currentUser: string
 /**
  * Each stored object present, identical to its file in triggers/ (comments
  * and layout aside), enabled where it should run, owned by an account that
- * still exists; and no other trigger on users that writes users. Every
- * problem names the command that fixes it.
+ * still exists; no other trigger on users that writes users; family-sync's
+ * tables still tables (no view in their place), with no trigger of another
+ * account on them and queue ids left. Every problem names the command that
+ * fixes it.
  */
 export async function verifyOnSession(session: Session, catalogue: Catalogue = shippedCatalogue()): Promise<VerifyReport> {
   const server = await readServerInfo(session)
@@ -111,6 +114,7 @@ export async function verifyOnSession(session: Session, catalogue: Catalogue = s
       notes.push(`trigger ${trigger.name} (${trigger.timing} ${trigger.event} on users) is not family-sync's`)
     }
   }
+  for (const finding of await tableFindings(session, server.capabilities, installed.triggers)) problems.push(finding.problem)
   const event = reports.find((r) => r.name === 'family_sync_drain_every_second' && r.present)
   const drain = reports.find((r) => r.name === 'family_sync_drain' && r.present)
   if (event?.definer && drain?.definer && event.definer !== drain.definer && event.state === 'ok' && drain.state === 'ok') {
