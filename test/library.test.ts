@@ -162,7 +162,7 @@ describe('queued work in check', () => {
   })
 
   it('drain --watch stops on SIGTERM with exit 0 and leaves no half-applied entry', async () => {
-    const child = startCli(['drain', '--watch', '--url', db.url])
+    const child = startCli(['drain', '--watch', '--allow-privileged-account', '--url', db.url])
     let output = ''
     child.stdout.on('data', (chunk) => (output += chunk))
     const deadline = Date.now() + 10_000

@@ -234,7 +234,7 @@ describe('serve as a process', () => {
   afterAll(() => db?.drop())
 
   it('SIGTERM finishes the call in hand, closes the listener and exits 0 within 5 s', async () => {
-    const served = await startServe(['--url', db.url])
+    const served = await startServe(['--url', db.url, '--allow-privileged-account'])
     expect((await served.get('/healthz')).status).toBe(200)
     const { code, ms } = await served.stop()
     expect(code, served.output()).toBe(0)
@@ -245,7 +245,7 @@ describe('serve as a process', () => {
 
   it('exits when its parent dies, as under npx: no orphan keeps draining', async () => {
     // A parent that starts serve and is then killed outright, as npm exec is on SIGTERM.
-    const parent = spawn(process.execPath, ['-e', `require('node:child_process').spawn(process.execPath, [${JSON.stringify(CLI)}, 'serve', '--listen', '127.0.0.1:0', '--url', ${JSON.stringify(db.url)}], { stdio: 'inherit' }); setInterval(() => {}, 1000)`], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const parent = spawn(process.execPath, ['-e', `require('node:child_process').spawn(process.execPath, [${JSON.stringify(CLI)}, 'serve', '--listen', '127.0.0.1:0', '--allow-privileged-account', '--url', ${JSON.stringify(db.url)}], { stdio: 'inherit' }); setInterval(() => {}, 1000)`], { stdio: ['ignore', 'pipe', 'pipe'] })
     let output = ''
     parent.stdout.on('data', (chunk) => (output += chunk))
     expect(await until(async () => /serving http/.test(output), 15_000)).toBe(true)
@@ -285,7 +285,7 @@ describeWithOwnServers()('serve across a database restart', () => {
   })
 
   it('answers 503 while the database is down, with family_sync_up 0, and drains again once it is back', async () => {
-    const served = await startServe(['--url', `${server.url}/app`, '--scan-interval', '3600'])
+    const served = await startServe(['--url', `${server.url}/app`, '--allow-privileged-account', '--scan-interval', '3600'])
     try {
       expect((await served.get('/readyz')).status).toBe(200)
       await app.destroy()

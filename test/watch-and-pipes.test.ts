@@ -30,7 +30,7 @@ describeWithOwnServers()('drain --watch as a sidecar', () => {
     await app.raw("INSERT INTO users (id, username, parent_id) VALUES (2, 'child', 1)")
     expect((await runCli(['migrate', 'up', '--url', url])).code).toBe(0)
 
-    const watch = startCli(['drain', '--watch', '--url', url])
+    const watch = startCli(['drain', '--watch', '--allow-privileged-account', '--url', url])
     let output = ''
     let errors = ''
     watch.stdout.on('data', (chunk) => (output += chunk))
@@ -93,7 +93,7 @@ describe('a closed stdout pipe', () => {
       await install(db.knex)
       // A shell pipe, as an operator types it (node's own child pipes are sockets, not pipes).
       const started = Date.now()
-      const pipeline = spawn('bash', ['-c', 'set -o pipefail; "$0" "$1" drain --watch --url "$2" | head -1', process.execPath, CLI, db.url])
+      const pipeline = spawn('bash', ['-c', 'set -o pipefail; "$0" "$1" drain --watch --allow-privileged-account --url "$2" | head -1', process.execPath, CLI, db.url])
       let stdout = ''
       let stderr = ''
       pipeline.stdout.on('data', (chunk) => (stdout += chunk))

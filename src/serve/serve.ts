@@ -16,6 +16,8 @@ export interface ServeOptions {
   port: number
   /** Drain as drain --watch does (false: --no-drain, another process drains). */
   drain: boolean
+  /** Drain even as an account whose rights reach beyond this database. */
+  allowPrivilegedAccount?: boolean
   scanIntervalSeconds: number
   signal: AbortSignal
   /** One line of the serve log. */
@@ -117,6 +119,7 @@ export async function serve(target: ConnectionTarget, options: ServeOptions): Pr
       try {
         await drainUntilStopped(target, undefined, {
           signal: options.signal,
+          allowPrivilegedAccount: options.allowPrivilegedAccount,
           onOutage: (error) => options.log(`lost the connection to ${where} (${(error as { code?: string }).code ?? (error as Error).message}); reconnecting`),
           onRecovered: (ms) => options.log(`reconnected to ${where} after ${(ms / 1000).toFixed(1)} s; draining`),
         })

@@ -7,6 +7,7 @@ interface DrainFlags extends GlobalOptions {
   watch?: boolean
   retryParked?: boolean
   force?: boolean
+  allowPrivilegedAccount?: boolean
 }
 
 export function registerDrain(program: Command): void {
@@ -16,6 +17,7 @@ export function registerDrain(program: Command): void {
     .option('--watch', 'keep draining, reconnecting after a server restart; on SIGINT or SIGTERM finish the call in hand and exit 0')
     .option('--retry-parked', 'put parked entries back in line first, for five more attempts')
     .option('--force', 'run on a read-only server or a replica anyway')
+    .option('--allow-privileged-account', 'with --watch: run even though the account may do more than this database needs (root, say), which would run a replaced family_sync_drain with those rights')
     .addHelpText('after', '\nExit status: 0 done; 1 entries are parked after it (each named); 2 it could not run.')
     .action(async (_options, command: Command) => {
       const flags = command.optsWithGlobals<DrainFlags>()
@@ -41,6 +43,7 @@ export function registerDrain(program: Command): void {
         const where = `${target.host}:${target.port}`
         const result = await drainUntilStopped(target, session, {
           signal: stop.signal,
+          allowPrivilegedAccount: flags.allowPrivilegedAccount,
           onApplied: (n, total) => line(`drained ${n} queued parents (${total} in all)`),
           onOutage: (error) => line(`lost the connection to ${where} (${(error as { code?: string }).code ?? (error as Error).message}); reconnecting`),
           onRecovered: (ms) => line(`reconnected to ${where} after ${(ms / 1000).toFixed(1)} s; draining`),

@@ -8,6 +8,7 @@ interface ServeFlags extends GlobalOptions {
   listen: string
   drain: boolean
   scanInterval: number
+  allowPrivilegedAccount?: boolean
 }
 
 export const DEFAULT_LISTEN = '127.0.0.1:9187'
@@ -26,6 +27,7 @@ export function registerServe(program: Command): void {
     .description('run as a sidecar: drain, and serve /metrics, /healthz, /readyz and /families/{id}/validate over HTTP, until SIGINT or SIGTERM (or the parent process exits)')
     .option('--listen <host:port>', 'where to listen', DEFAULT_LISTEN)
     .option('--no-drain', 'do not drain (the event or another process does); only serve')
+    .option('--allow-privileged-account', 'drain even though the account may do more than this database needs (root, say), which would run a replaced family_sync_drain with those rights')
     .option('--scan-interval <seconds>', 'how often to count mismatches, families and children over the whole of users (scrapes never do)', wholeNumber('--scan-interval', 1, 86_400), 60)
     .addHelpText(
       'after',
@@ -48,6 +50,7 @@ exits 0 within 5 s. It keeps running across database restarts.`,
         await serve(target, {
           ...listen,
           drain: flags.drain,
+          allowPrivilegedAccount: flags.allowPrivilegedAccount,
           scanIntervalSeconds: flags.scanInterval,
           signal: stop.signal,
           log: line,
