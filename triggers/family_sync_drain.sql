@@ -83,8 +83,24 @@ drain: BEGIN
   DECLARE record_failed BOOLEAN DEFAULT FALSE;
   DECLARE last_beat TIMESTAMP(3);
   DECLARE oldest_log TIMESTAMP(3);
+  DECLARE not_tables INT DEFAULT 0;
   SET applied = 0;
   IF @@global.read_only THEN
+    LEAVE drain;
+  END IF;
+  -- Family-sync's tables must still be tables before anything here reads or
+  -- writes them. Whoever may create objects in this schema can put a view
+  -- under one of these names; this call would then read and write whatever
+  -- it stands for, and MariaDB 10.11 was seen crashing (signal 11, every
+  -- tenant's connections gone) optimizing this procedure's statements over a
+  -- view swapped in for the queue. So they are looked up here, the queue
+  -- again each time round before it is read (a lookup by name costs about
+  -- what the probe does), and all of them before an entry is claimed or a
+  -- run recorded. `family-sync verify` names what it finds.
+  SELECT COUNT(*) INTO not_tables FROM information_schema.TABLES t
+    WHERE t.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE <> 'BASE TABLE'
+      AND t.TABLE_NAME IN ('family_sync_queue', 'family_sync_audit', 'family_sync_drain_log', 'family_sync_drain_runs');
+  IF not_tables > 0 THEN
     LEAVE drain;
   END IF;
   -- A lock the application holds is never waited for long: such an entry is retried, not stuck.
@@ -100,6 +116,11 @@ drain: BEGIN
   END beat_read;
   entries: WHILE applied < max_entries DO
     SET entry_id = NULL, failed_errno = NULL;
+    SELECT COUNT(*) INTO not_tables FROM information_schema.TABLES t
+      WHERE t.TABLE_SCHEMA = DATABASE() AND t.TABLE_NAME = 'family_sync_queue' AND t.TABLE_TYPE <> 'BASE TABLE';
+    IF not_tables > 0 THEN
+      LEAVE entries;
+    END IF;
     -- An empty queue, the idle case, costs one index probe. A plain read, and
     -- never an IF EXISTS (SELECT ...): MariaDB 10.11 runs that as a locking
     -- read once this call has claimed an entry FOR UPDATE SKIP LOCKED, so it
@@ -108,6 +129,14 @@ drain: BEGIN
       SELECT q.id FROM family_sync_queue q
       WHERE (q.retry_at IS NULL OR q.retry_at <= NOW(3)) AND (q.claimed_until IS NULL OR q.claimed_until <= NOW(3))
       ORDER BY q.id LIMIT 1) x;
+    IF entry_id IS NOT NULL OR last_beat IS NULL OR last_beat < NOW(3) - INTERVAL 50 SECOND THEN
+      SELECT COUNT(*) INTO not_tables FROM information_schema.TABLES t
+        WHERE t.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE <> 'BASE TABLE'
+          AND t.TABLE_NAME IN ('family_sync_audit', 'family_sync_drain_log', 'family_sync_drain_runs');
+      IF not_tables > 0 THEN
+        LEAVE entries;
+      END IF;
+    END IF;
     IF entry_id IS NOT NULL THEN
       SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
       START TRANSACTION;
@@ -269,7 +298,7 @@ drain: BEGIN
   SET SESSION innodb_lock_wait_timeout = lock_wait, group_concat_max_len = concat_len;
   beat: BEGIN
     DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END;
-    IF applied > 0 OR last_beat IS NULL OR last_beat < NOW(3) - INTERVAL 50 SECOND THEN
+    IF not_tables = 0 AND (applied > 0 OR last_beat IS NULL OR last_beat < NOW(3) - INTERVAL 50 SECOND) THEN
       INSERT INTO family_sync_drain_runs (node, last_run_at, last_applied) VALUES (this_node, NOW(3), applied)
         ON DUPLICATE KEY UPDATE last_run_at = NOW(3), last_applied = applied;
       -- The log keeps an hour; a read first, so that nothing is written when nothing is old.

@@ -39,6 +39,14 @@ BEGIN
     SET SESSION group_concat_max_len = concat_len;
     RESIGNAL;
   END;
+  -- family-sync's tables must still be tables: a view put under one of
+  -- these names would be read and written in the caller's transaction, and
+  -- MariaDB 10.11 was seen crashing on such a view in a procedure.
+  IF (SELECT COUNT(*) FROM information_schema.TABLES t
+      WHERE t.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE <> 'BASE TABLE'
+        AND t.TABLE_NAME IN ('family_sync_queue', 'family_sync_audit')) > 0 THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'family-sync: family_sync_queue or family_sync_audit is not a table any more (a view in its place?): run family-sync verify';
+  END IF;
   IF concat_len < 1048576 THEN
     SET SESSION group_concat_max_len = 1048576;
   END IF;
