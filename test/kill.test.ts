@@ -49,7 +49,9 @@ describe('kill -9 during the backfill', () => {
     expect(kills).toBeGreaterThanOrEqual(2)
     expect(await auditCount(db)).toBeLessThan(mismatched)
 
-    const rerun = await runCli(args)
+    // The rerun at the default batch time: 5 ms batches, there for the kills to land between
+    // commits, crawl where each commit costs a few fsyncs (MySQL's sync_binlog=1 on a busy disk).
+    const rerun = await runCli(['migrate', 'up', '--url', db.url], { timeoutMs: 180_000 })
     expect(rerun.code, rerun.stderr).toBe(0)
     expect(await mismatchCount(db.knex)).toBe(0)
 
@@ -74,7 +76,7 @@ describe('kill -9 during the backfill', () => {
       }
     }
     expect(changed).toBe(mismatched)
-  }, 180_000)
+  }, 400_000)
 })
 
 describe('kill -9 during migrate up, between objects', () => {
@@ -102,7 +104,9 @@ describe('kill -9 during migrate up, between objects', () => {
         const existed = await storedObjects(db)
         expect(existed).toBeGreaterThanOrEqual(present)
         killedAt.push(existed)
-        const rerun = await runCli(args)
+        // The rerun at the default batch time: 5 ms batches, there for the kills to land between
+    // commits, crawl where each commit costs a few fsyncs (MySQL's sync_binlog=1 on a busy disk).
+    const rerun = await runCli(['migrate', 'up', '--url', db.url], { timeoutMs: 180_000 })
         expect(rerun.code, `killed with ${existed} objects: ${rerun.stderr}`).toBe(0)
         const verify = await runCli(['verify', '--json', '--url', db.url])
         expect(verify.code, `killed with ${existed} objects: ${verify.stdout}`).toBe(0)
