@@ -23,7 +23,7 @@ export function quotedAccount(account: string): string {
  * to accounts that may read the mysql schema, so role-grants.ts asks SHOW
  * GRANTS … USING as well.
  */
-async function enabledRoles(session: Session): Promise<Array<{ name: string; host: string }>> {
+export async function enabledRoles(session: Session): Promise<Array<{ name: string; host: string }>> {
   try {
     const rows = await session.query<Record<string, string | null>>('SELECT * FROM information_schema.ENABLED_ROLES')
     return rows.flatMap((role) => {

@@ -1,4 +1,6 @@
 import type { Session } from '../connection/session.js'
+import { enabledRoles } from './privileges.js'
+import { grantLines } from './role-grants.js'
 
 // What an account may do beyond this database. A session that runs
 // family-sync's routines calls whatever stands under their names, and another
@@ -29,16 +31,9 @@ function schemaOf(target: string): string {
  */
 export async function reachBeyondDatabase(session: Session): Promise<string[]> {
   const database = await session.scalar<string>('SELECT DATABASE()')
-  const roles = await session
-    .query<Record<string, string | null>>('SELECT * FROM information_schema.ENABLED_ROLES')
-    .then((rows) => rows.flatMap((r) => (r.ROLE_NAME ?? r.role_name ? [{ name: String(r.ROLE_NAME ?? r.role_name), host: String(r.ROLE_HOST ?? '') }] : [])))
-    .catch(() => [] as Array<{ name: string; host: string }>)
-  const grants = async (sql: string, bindings: string[] = []) =>
-    (await session.query<Record<string, string>>(sql, bindings)).map((row) => String(Object.values(row)[0] ?? ''))
+  const roles = await enabledRoles(session)
   // MySQL expands a role's grants only with USING; MariaDB lists an enabled role's own grants after the account's.
-  const lines = roles.length > 0
-    ? await grants(`SHOW GRANTS FOR CURRENT_USER() USING ${roles.map(() => '?@?').join(', ')}`, roles.flatMap((r) => [r.name, r.host])).catch(() => grants('SHOW GRANTS'))
-    : await grants('SHOW GRANTS')
+  const lines = await grantLines(session, roles).catch(() => grantLines(session, []))
   const beyond: string[] = []
   for (const line of lines) {
     const grant = parseGrant(line)

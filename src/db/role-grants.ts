@@ -62,10 +62,19 @@ export function privilegesFromGrants(lines: string[], database: string): Set<str
 export async function enabledRolePrivileges(session: Session, roles: Array<{ name: string; host: string }>, database: string): Promise<Set<string>> {
   if (roles.length === 0) return new Set()
   try {
-    const using = roles.map(() => '?@?').join(', ')
-    const rows = await session.query<Record<string, string>>(`SHOW GRANTS FOR CURRENT_USER() USING ${using}`, roles.flatMap((r) => [r.name, r.host]))
-    return privilegesFromGrants(rows.map((row) => String(Object.values(row)[0] ?? '')), database)
+    return privilegesFromGrants(await grantLines(session, roles), database)
   } catch {
     return new Set()
   }
+}
+
+/**
+ * The session's SHOW GRANTS lines. With `roles`, their grants expanded (USING:
+ * MySQL lists them only so); without, plain SHOW GRANTS, which on MariaDB
+ * includes the current role's.
+ */
+export async function grantLines(session: Session, roles: Array<{ name: string; host: string }>): Promise<string[]> {
+  const sql = roles.length > 0 ? `SHOW GRANTS FOR CURRENT_USER() USING ${roles.map(() => '?@?').join(', ')}` : 'SHOW GRANTS'
+  const rows = await session.query<Record<string, string>>(sql, roles.flatMap((r) => [r.name, r.host]))
+  return rows.map((row) => String(Object.values(row)[0] ?? ''))
 }

@@ -94,13 +94,14 @@ export async function tableFindings(session: Session, capabilities: Capabilities
  * (`family-sync repair` finds them), never for a lost write of the application.
  */
 export async function renumberQueue(session: Session): Promise<number> {
-  const columns = 'parent_id, family_id, enqueued_at, attempts, last_error, retry_at, parked_at, resume_from_child, claimed_until'
+  const names = ['parent_id', 'family_id', 'enqueued_at', 'attempts', 'last_error', 'retry_at', 'parked_at', 'resume_from_child', 'claimed_until']
+  const columns = names.join(', ')
   const high = await session.query<Record<string, unknown>>(`SELECT ${columns} FROM ${QUEUE_TABLE} WHERE id >= ? ORDER BY id`, [QUEUE_RENUMBER_FROM])
   await session.run(`DELETE FROM ${QUEUE_TABLE} WHERE id >= ?`, [QUEUE_RENUMBER_FROM])
   // InnoDB sets the counter to the highest id left, plus one.
   await session.run(`ALTER TABLE ${QUEUE_TABLE} AUTO_INCREMENT = 1`)
   for (const row of high) {
-    await session.run(`INSERT INTO ${QUEUE_TABLE} (${columns}) VALUES (${columns.split(', ').map(() => '?').join(', ')})`, columns.split(', ').map((c) => row[c]) as never[])
+    await session.run(`INSERT INTO ${QUEUE_TABLE} (${columns}) VALUES (${names.map(() => '?').join(', ')})`, names.map((name) => row[name]) as never[])
   }
   return high.length
 }

@@ -31,19 +31,18 @@ async function refuseBeyondDatabase(session: Session): Promise<void> {
 
 export async function drainUntilStopped(target: ConnectionTarget, first: Session | undefined, options: WatchOptions & { allowPrivilegedAccount?: boolean }): Promise<WatchResult> {
   let held: OpenSession | undefined = first ? { session: first, close: async () => {} } : undefined
-  let checked = false
+  // The session whose account was last found to stay within this database:
+  // each new connection is checked before its first call (grants may have
+  // changed meanwhile), and a check cut short by a lost connection is redone.
+  let checked: Session | undefined
   try {
     return await watchQueue(async (entries, poll) => {
-      if (!held) {
-        held = await connect(target)
-        checked = false
-      }
-      if (!checked) {
-        // Each connection, before its first call: the account's grants may have changed meanwhile.
-        if (!options.allowPrivilegedAccount) await refuseBeyondDatabase(held.session)
-        checked = true
-      }
+      held ??= await connect(target)
       try {
+        if (!options.allowPrivilegedAccount && checked !== held.session) {
+          await refuseBeyondDatabase(held.session)
+          checked = held.session
+        }
         return await drainCall(held.session, entries, poll, { watching: true })
       } catch (error) {
         if (isTransient(error)) {
